@@ -1,0 +1,107 @@
+-- Which embedding model the product searches with. Rows embedded by any other model are ignored
+-- by match_movies, so switching models never compares vectors from different spaces.
+CREATE TABLE IF NOT EXISTS embedding_models (
+    model          text    PRIMARY KEY,
+    dimensions     integer NOT NULL CHECK (dimensions BETWEEN 1 AND 16000),
+    active         boolean NOT NULL DEFAULT false,
+    configured_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX IF NOT EXISTS embedding_models_single_active ON embedding_models (active) WHERE active;
+
+-- The vector type an index and a query use for a dimension: HNSW indexes vector up to 2,000
+-- dimensions and halfvec up to 4,000, so larger models (text-embedding-3-large: 3,072) go through halfvec.
+CREATE OR REPLACE FUNCTION embedding_search_type(p_dimensions integer) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_dimensions > 2000 THEN format('halfvec(%s)', p_dimensions)
+                ELSE format('vector(%s)', p_dimensions) END
+$$;
+
+CREATE OR REPLACE FUNCTION embedding_index_name(p_model text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT 'movies_embedding_hnsw_' || substr(md5(p_model), 1, 12)
+$$;
+
+-- Makes p_model the searched model and builds its HNSW cosine index (a partial expression index
+-- over that model's rows only). Idempotent; safe to call on every start-up.
+CREATE OR REPLACE FUNCTION configure_embedding_model(p_model text, p_dimensions integer) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    search_type text := embedding_search_type(p_dimensions);
+    ops text := CASE WHEN p_dimensions > 2000 THEN 'halfvec_cosine_ops' ELSE 'vector_cosine_ops' END;
+    known_dimensions integer;
+BEGIN
+    IF p_model IS NULL OR btrim(p_model) = '' THEN
+        RAISE EXCEPTION 'embedding model name must not be empty';
+    END IF;
+    IF p_dimensions > 4000 THEN
+        RAISE EXCEPTION 'embedding dimension % is above the 4,000 that an HNSW halfvec index supports', p_dimensions;
+    END IF;
+    SELECT dimensions INTO known_dimensions FROM embedding_models WHERE model = p_model;
+    IF known_dimensions IS NOT NULL AND known_dimensions <> p_dimensions THEN
+        RAISE EXCEPTION 'embedding model % is recorded with % dimensions, not %', p_model, known_dimensions, p_dimensions;
+    END IF;
+    UPDATE embedding_models SET active = false WHERE active AND model <> p_model;
+    INSERT INTO embedding_models (model, dimensions, active) VALUES (p_model, p_dimensions, true)
+    ON CONFLICT (model) DO UPDATE SET active = true;
+    EXECUTE format(
+        'CREATE INDEX IF NOT EXISTS %I ON movies USING hnsw ((embedding::%s) %s) WHERE embedding_model = %L',
+        embedding_index_name(p_model), search_type, ops, p_model);
+END;
+$$;
+
+-- Cosine-similarity search over the active model's rows, best first. Ordering by distance with a
+-- LIMIT lets the HNSW index serve the query; the threshold is applied to those nearest rows.
+CREATE OR REPLACE FUNCTION match_movies(
+    query_embedding  vector,
+    match_threshold  double precision DEFAULT 0.1,
+    match_count      integer DEFAULT 5
+) RETURNS TABLE (
+    id            bigint,
+    name          text,
+    age_rating    text,
+    description   text,
+    duration      integer,
+    score_rating  numeric,
+    year          integer,
+    similarity    double precision,
+    content       text
+)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    active_model text;
+    active_dimensions integer;
+    search_type text;
+BEGIN
+    SELECT em.model, em.dimensions INTO active_model, active_dimensions
+    FROM embedding_models em WHERE em.active;
+    IF active_model IS NULL THEN
+        RAISE EXCEPTION 'no active embedding model: run popchoice-migrate with the embedding settings';
+    END IF;
+    IF vector_dims(query_embedding) <> active_dimensions THEN
+        RAISE EXCEPTION 'query embedding has % dimensions; the active model % has %',
+            vector_dims(query_embedding), active_model, active_dimensions;
+    END IF;
+    IF match_count IS NULL OR match_count < 1 THEN
+        RETURN;
+    END IF;
+    search_type := embedding_search_type(active_dimensions);
+    RETURN QUERY EXECUTE format($query$
+        SELECT nearest.id, nearest.name, nearest.age_rating, nearest.description, nearest.duration,
+               nearest.score_rating, nearest.year, nearest.similarity,
+               format('%%s (%%s) | %%s | Duration: %%s min | Rating: %%s/10' || E'\n' || '%%s',
+                      nearest.name, coalesce(nearest.year::text, 'n/a'), coalesce(nearest.age_rating, 'NR'),
+                      nearest.duration, coalesce(nearest.score_rating::text, 'n/a'), nearest.description)
+        FROM (
+            SELECT m.id, m.name, m.age_rating, m.description, m.duration, m.score_rating, m.year,
+                   1 - (m.embedding::%1$s <=> $1::%1$s) AS similarity
+            FROM movies m
+            WHERE m.embedding_model = %2$L
+            ORDER BY m.embedding::%1$s <=> $1::%1$s
+            LIMIT $2
+        ) AS nearest
+        WHERE nearest.similarity > $3
+        ORDER BY nearest.similarity DESC, nearest.id
+    $query$, search_type, active_model)
+    USING query_embedding, match_count, match_threshold;
+END;
+$$;

@@ -1,0 +1,41 @@
+"""A deterministic lexical embedder for fast tests and benchmarks. Never a silent production default."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from popchoice_common.embedders.base import Embedder, Vectors, normalize_rows
+from popchoice_common.identity import normalize_title
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+class HashEmbedder(Embedder):
+    """Feature hashing of words and word pairs: texts sharing words get similar vectors.
+
+    CRC32 (not Python's salted hash) keeps vectors identical across processes and runs.
+    """
+
+    max_batch_size = 4096
+
+    def __init__(self, dimensions: int = 384) -> None:
+        self.dimensions = dimensions
+        self.model_id = f"hash-{dimensions}"
+
+    def _vector_into(self, text: str, row: np.ndarray) -> None:
+        tokens = _TOKEN.findall(normalize_title(text))
+        features = tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+        for feature in features:
+            digest = zlib.crc32(feature.encode())
+            sign = 1.0 if digest & 0x80000000 else -1.0
+            row[digest % self.dimensions] += sign
+
+    async def _embed_batch(self, texts: Sequence[str]) -> Vectors:
+        vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        for index, text in enumerate(texts):
+            self._vector_into(text, vectors[index])
+        return normalize_rows(vectors)

@@ -1,0 +1,38 @@
+"""Typed errors. Each says whether retrying could help; the jobs runtime acts on that."""
+
+from __future__ import annotations
+
+
+class PopChoiceError(Exception):
+    """Base class for the product's own errors."""
+
+    retryable: bool = False
+
+
+class RetryableError(PopChoiceError):
+    """A transient failure (network, 5xx, 429, database unavailable): retry later."""
+
+    retryable = True
+
+
+class PermanentError(PopChoiceError):
+    """A failure that retrying cannot fix (bad input, 4xx other than 429)."""
+
+    retryable = False
+
+
+class ConfigurationError(PermanentError):
+    """A setting is missing or inconsistent."""
+
+
+class EmbeddingInputError(PermanentError):
+    """An embedding request carried input that must never be sent (for example an empty string)."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        self.index = index
+        self.reason = reason
+        super().__init__(f"embedding input #{index} {reason}")
+
+
+class EmbeddingServiceError(RetryableError):
+    """The embedding service failed in a way that may pass (timeout, 5xx, rate limit)."""

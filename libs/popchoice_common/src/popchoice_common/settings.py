@@ -1,0 +1,128 @@
+"""Settings: one class per service, all on :class:`PopChoiceSettings`.
+
+Every field is read from the environment variable of the same name in upper case (``DATABASE_URL``
+for ``database_url``). Each value and its default is documented in the README.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from popchoice_common.errors import ConfigurationError
+
+EmbeddingProvider = Literal["openai", "local", "hash"]
+
+OPENAI_DEFAULT_EMBEDDING_MODEL = "text-embedding-3-large"
+LOCAL_DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+HASH_DEFAULT_DIMENSIONS = 384
+
+# Native output sizes of the OpenAI embedding models the product knows.
+OPENAI_MODEL_DIMENSIONS = {
+    "text-embedding-3-large": 3072,
+    "text-embedding-3-small": 1536,
+    "text-embedding-ada-002": 1536,
+}
+
+
+class EmbeddingChoice:
+    """The resolved embedder configuration: provider, model name, dimensions and stored model id."""
+
+    def __init__(self, provider: EmbeddingProvider, model: str, dimensions: int, requested_dimensions: int | None):
+        self.provider = provider
+        self.model = model
+        self.dimensions = dimensions
+        # Only OpenAI's text-embedding-3 models take a `dimensions` request parameter.
+        self.requested_dimensions = requested_dimensions
+
+    @property
+    def model_id(self) -> str:
+        """What rows record in movies.embedding_model: vectors of different ids are never compared."""
+        if self.provider == "hash":
+            return f"hash-{self.dimensions}"
+        if self.requested_dimensions is not None:
+            return f"{self.model}@{self.dimensions}"
+        return self.model
+
+    def __repr__(self) -> str:
+        return f"EmbeddingChoice({self.provider!r}, {self.model!r}, {self.dimensions})"
+
+
+class PopChoiceSettings(BaseSettings):
+    """Settings every process shares."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL (with pgvector) DSN. Unset: an embedded PostgreSQL under DATA_DIR/postgres.",
+    )
+    data_dir: Path = Field(default=Path(".data"), description="Where embedded services keep their files.")
+    redis_url: SecretStr | None = Field(default=None, description="Redis DSN for the job streams.")
+    log_level: str = Field(default="INFO")
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: console in a terminal, JSON otherwise."
+    )
+    db_pool_min_size: int = Field(default=1, ge=0)
+    db_pool_max_size: int = Field(default=10, ge=1)
+
+    embedding_provider: EmbeddingProvider | None = Field(
+        default=None, description="openai | local | hash. Unset: openai when OPENAI_API_KEY is set, else local."
+    )
+    embedding_model: str | None = Field(default=None, description="Unset: the provider's default model.")
+    embedding_dimensions: int | None = Field(default=None, ge=1, le=4000)
+    embedding_batch_size: int = Field(default=256, ge=1, le=2048)
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_timeout_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("database_url", "redis_url", "openai_api_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("embedding_provider", "embedding_model", "openai_base_url", mode="before")
+    @classmethod
+    def _blank_text_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @cached_property
+    def embedding(self) -> EmbeddingChoice:
+        """The embedder this process uses, with defaults filled in."""
+        provider: EmbeddingProvider = self.embedding_provider or ("openai" if self.openai_api_key else "local")
+        if provider == "openai":
+            if self.openai_api_key is None:
+                raise ConfigurationError("EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY")
+            model = self.embedding_model or OPENAI_DEFAULT_EMBEDDING_MODEL
+            native = OPENAI_MODEL_DIMENSIONS.get(model)
+            if native is None and self.embedding_dimensions is None:
+                raise ConfigurationError(
+                    f"EMBEDDING_DIMENSIONS is required for the unknown OpenAI model {model!r}"
+                )
+            dimensions = self.embedding_dimensions or native
+            assert dimensions is not None
+            requested = self.embedding_dimensions if self.embedding_dimensions not in (None, native) else None
+            return EmbeddingChoice("openai", model, dimensions, requested)
+        if provider == "local":
+            model = self.embedding_model or LOCAL_DEFAULT_EMBEDDING_MODEL
+            if model != LOCAL_DEFAULT_EMBEDDING_MODEL:
+                raise ConfigurationError(
+                    f"the local embedder ships only {LOCAL_DEFAULT_EMBEDDING_MODEL}; got EMBEDDING_MODEL={model!r}"
+                )
+            if self.embedding_dimensions not in (None, 384):
+                raise ConfigurationError("all-MiniLM-L6-v2 produces 384 dimensions; unset EMBEDDING_DIMENSIONS")
+            return EmbeddingChoice("local", model, 384, None)
+        dimensions = self.embedding_dimensions or HASH_DEFAULT_DIMENSIONS
+        return EmbeddingChoice("hash", "hash", dimensions, None)
+
+    def database_dsn(self) -> str | None:
+        """The configured DSN in clear text, or None for the embedded server. Never log it."""
+        return self.database_url.get_secret_value() if self.database_url else None

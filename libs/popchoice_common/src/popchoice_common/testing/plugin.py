@@ -1,0 +1,198 @@
+"""The ``popchoice`` pytest plugin: fixtures for real PostgreSQL + pgvector, real Redis and fake OpenAI.
+
+Isolation: each test process (xdist worker) gets its own migrated database; ``db_pool`` empties
+the data tables after each test and ``db_conn`` rolls its transaction back. Redis tests get a key
+prefix of their own, whose keys are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import pytest
+import redis.asyncio as redis_asyncio
+
+from popchoice_common.db.migrations import configure_embedding_model, migrate
+from popchoice_common.db.pool import create_pool
+from popchoice_common.embedders.hashing import HashEmbedder
+from popchoice_common.testing.fake_openai import FakeOpenAIServer
+from popchoice_common.testing.provision import postgres_server_url, redis_server_url, with_database
+
+TEST_EMBEDDING_DIMENSIONS = 384
+TEST_EMBEDDING_MODEL = HashEmbedder(TEST_EMBEDDING_DIMENSIONS).model_id
+_KEPT_TABLES = {"schema_migrations", "embedding_models"}
+T = TypeVar("T")
+
+
+def _run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Runs a coroutine to completion from sync code, even inside a running event loop (async tests)."""
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, coroutine).result()
+
+
+class DatabaseFactory:
+    """Creates throw-away databases on the test server; drops them at the end of the session."""
+
+    def __init__(self, server_url: str, migrations_dir: Path) -> None:
+        self.server_url = server_url
+        self.migrations_dir = migrations_dir
+        self._created: list[str] = []
+        self._prefix = f"popchoice_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+
+    async def _admin(self, sql: str) -> None:
+        connection = await asyncpg.connect(self.server_url)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    def create(
+        self, *, migrated: bool = True, embedding: tuple[str, int] | None = (TEST_EMBEDDING_MODEL, 384)
+    ) -> str:
+        """A new empty database (migrated and with the embedding model active unless told otherwise)."""
+        name = f"{self._prefix}_{len(self._created)}"
+        _run_blocking(self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _run_blocking(self._admin(f'CREATE DATABASE "{name}"'))
+        self._created.append(name)
+        url = with_database(self.server_url, name)
+        if migrated:
+            model, dimensions = embedding if embedding else (None, None)
+            _run_blocking(migrate(url, self.migrations_dir, model_id=model, dimensions=dimensions))
+        return url
+
+    def drop_all(self) -> None:
+        for name in self._created:
+            _run_blocking(self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self._created.clear()
+
+
+def _find_migrations_dir(start: Path) -> Path:
+    if configured := os.environ.get("MIGRATIONS_DIR"):
+        return Path(configured)
+    for folder in (start, *start.parents):
+        if (folder / "db" / "init").is_dir():
+            return folder / "db" / "init"
+    raise RuntimeError(f"no db/init folder above {start}; set MIGRATIONS_DIR")
+
+
+@pytest.fixture(scope="session")
+def migrations_dir(pytestconfig: pytest.Config) -> Path:
+    """The repository's db/init folder."""
+    return _find_migrations_dir(Path(pytestconfig.rootpath))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """DSN of the test PostgreSQL server (pgvector available)."""
+    return postgres_server_url()
+
+
+@pytest.fixture(scope="session")
+def database_factory(postgres_url: str, migrations_dir: Path) -> Iterator[DatabaseFactory]:
+    """Makes extra databases (for migration tests or another embedding model)."""
+    factory = DatabaseFactory(postgres_url, migrations_dir)
+    yield factory
+    factory.drop_all()
+
+
+@pytest.fixture(scope="session")
+def database_url(database_factory: DatabaseFactory) -> str:
+    """This test process's migrated database; the hash embedder's model is active."""
+    return database_factory.create()
+
+
+async def _reset_database(url: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        tables = [
+            row["tablename"]
+            for row in await connection.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            if row["tablename"] not in _KEPT_TABLES
+        ]
+        if tables:
+            quoted = ", ".join(f'"{table}"' for table in tables)
+            await connection.execute(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+        await configure_embedding_model(connection, TEST_EMBEDDING_MODEL, TEST_EMBEDDING_DIMENSIONS)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the worker's database; every data table is emptied after the test."""
+    pool = await create_pool(database_url, min_size=1, max_size=8)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+        await _reset_database(database_url)
+
+
+@pytest.fixture
+async def db_conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as connection:
+            transaction = connection.transaction()
+            await transaction.start()
+            try:
+                yield connection
+            finally:
+                await transaction.rollback()
+    finally:
+        await pool.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """DSN of the test Redis."""
+    return redis_server_url()
+
+
+@pytest.fixture
+def key_prefix() -> str:
+    """A Redis key prefix no other test uses."""
+    return f"popchoice-test:{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+async def redis_client(redis_url: str, key_prefix: str) -> AsyncIterator[redis_asyncio.Redis]:
+    """A Redis client; keys under this test's key_prefix are deleted afterwards."""
+    client = redis_asyncio.Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{key_prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def fake_openai_server() -> Iterator[FakeOpenAIServer]:
+    """One fake OpenAI-compatible server for the session."""
+    server = FakeOpenAIServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_openai(fake_openai_server: FakeOpenAIServer) -> Iterator[FakeOpenAIServer]:
+    """The fake OpenAI server with its recorded requests and injected faults cleared."""
+    fake_openai_server.state.reset()
+    yield fake_openai_server
+    fake_openai_server.state.reset()
+
+
+@pytest.fixture
+def hash_embedder() -> HashEmbedder:
+    """The deterministic embedder whose model is active in the test database."""
+    return HashEmbedder(TEST_EMBEDDING_DIMENSIONS)

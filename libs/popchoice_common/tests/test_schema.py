@@ -1,0 +1,139 @@
+import asyncpg
+import numpy as np
+import pytest
+
+from popchoice_common.db.migrations import configure_embedding_model
+from popchoice_common.db.pool import create_pool
+from popchoice_common.identity import normalize_title
+
+
+async def insert_movie(connection, name, year, embedding, model="hash-384", **fields):
+    columns = {
+        "name": name,
+        "normalized_name": normalize_title(name),
+        "year": year,
+        "embedding": embedding,
+        "embedding_model": model if embedding is not None else None,
+        "age_rating": "PG",
+        "duration": 100,
+        "score_rating": 7.5,
+        "description": f"About {name}.",
+        **fields,
+    }
+    names = ", ".join(columns)
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    return await connection.fetchval(f"INSERT INTO movies ({names}) VALUES ({placeholders}) RETURNING id", *columns.values())
+
+
+def unit(values):
+    vector = np.asarray(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def basis(index, dimensions=384):
+    vector = np.zeros(dimensions, dtype=np.float32)
+    vector[index] = 1.0
+    return vector
+
+
+async def test_match_movies_orders_by_similarity_and_formats_content(db_conn):
+    """match_movies returns the nearest rows first, with 1 − cosine distance and the content line."""
+    await insert_movie(db_conn, "Near", 2001, unit(basis(0) + 0.1 * basis(1)))
+    await insert_movie(db_conn, "Nearer", 2002, basis(0))
+    await insert_movie(db_conn, "Far", 2003, basis(5))
+    rows = await db_conn.fetch("SELECT * FROM match_movies($1, 0.1, 5)", basis(0))
+    assert [row["name"] for row in rows] == ["Nearer", "Near"]
+    assert rows[0]["similarity"] == pytest.approx(1.0)
+    assert rows[0]["content"] == "Nearer (2002) | PG | Duration: 100 min | Rating: 7.5/10\nAbout Nearer."
+
+
+async def test_match_movies_respects_count_and_threshold(db_conn):
+    """At most match_count rows, all above the threshold."""
+    for i in range(8):
+        await insert_movie(db_conn, f"Film {i}", 2000 + i, unit(basis(0) + i * 0.3 * basis(1)))
+    rows = await db_conn.fetch("SELECT name, similarity FROM match_movies($1, 0.1, 3)", basis(0))
+    assert len(rows) == 3
+    strict = await db_conn.fetch("SELECT similarity FROM match_movies($1, 0.9, 8)", basis(0))
+    assert strict and all(row["similarity"] > 0.9 for row in strict)
+
+
+async def test_match_movies_ignores_other_models(db_conn):
+    """Rows embedded by a model other than the active one are never compared."""
+    await insert_movie(db_conn, "Other model", 2000, basis(0), model="some-other-model")
+    await insert_movie(db_conn, "Active model", 2000, basis(1))
+    rows = await db_conn.fetch("SELECT name FROM match_movies($1, -1, 5)", basis(0))
+    assert [row["name"] for row in rows] == ["Active model"]
+
+
+async def test_match_movies_rejects_a_wrong_dimension(db_conn):
+    """A query vector of another dimension is refused with a clear message."""
+    with pytest.raises(asyncpg.RaiseError, match="384"):
+        await db_conn.fetch("SELECT * FROM match_movies($1)", np.ones(10, dtype=np.float32))
+
+
+async def test_large_models_get_a_halfvec_hnsw_index(database_factory):
+    """A 3,072-dimension model is indexed as a halfvec expression and searched through it."""
+    url = database_factory.create(embedding=("text-embedding-3-large", 3072))
+    pool = await create_pool(url)
+    try:
+        async with pool.acquire() as connection:
+            definition = await connection.fetchval(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = embedding_index_name('text-embedding-3-large')"
+            )
+            assert "hnsw" in definition and "halfvec(3072)" in definition and "halfvec_cosine_ops" in definition
+            await insert_movie(connection, "Big", 2020, basis(7, 3072), model="text-embedding-3-large")
+            await connection.execute("SET enable_seqscan = off")
+            async with connection.transaction():
+                rows = await connection.fetch("SELECT name, similarity FROM match_movies($1, 0.5, 5)", basis(7, 3072))
+            assert [row["name"] for row in rows] == ["Big"]
+    finally:
+        await pool.close()
+
+
+async def test_small_models_get_a_vector_hnsw_index(db_conn):
+    """The active 384-dimension model has a vector_cosine_ops HNSW index over its rows only."""
+    definition = await db_conn.fetchval("SELECT indexdef FROM pg_indexes WHERE indexname = embedding_index_name('hash-384')")
+    assert "hnsw" in definition and "vector(384)" in definition and "embedding_model = 'hash-384'" in definition
+
+
+async def test_reconfiguring_a_model_with_another_dimension_fails(db_conn):
+    """A model id keeps its dimension; a mismatch is an error, not a silent new index."""
+    with pytest.raises(asyncpg.RaiseError, match="recorded with 384"):
+        async with db_conn.transaction():
+            await configure_embedding_model(db_conn, "hash-384", 512)
+
+
+async def test_tmdb_id_is_unique_when_present(db_conn):
+    """Two rows cannot share a TMDB id, while many rows may have none."""
+    await insert_movie(db_conn, "A", 2000, None, tmdb_id=10)
+    await insert_movie(db_conn, "B", 2000, None)
+    await insert_movie(db_conn, "C", 2000, None)
+    with pytest.raises(asyncpg.UniqueViolationError):
+        async with db_conn.transaction():
+            await insert_movie(db_conn, "D", 2001, None, tmdb_id=10)
+
+
+async def test_untracked_films_are_unique_by_title_and_year(db_conn):
+    """Without a TMDB id, normalised title + year identifies a film (a missing year included)."""
+    await insert_movie(db_conn, "The Thing", 1982, None)
+    await insert_movie(db_conn, "Thing", 2011, None)
+    await insert_movie(db_conn, "Nameless", None, None)
+    with pytest.raises(asyncpg.UniqueViolationError):
+        async with db_conn.transaction():
+            await insert_movie(db_conn, "Nameless", None, None)
+    with pytest.raises(asyncpg.UniqueViolationError):
+        async with db_conn.transaction():
+            await insert_movie(db_conn, "Thing", 1982, None)
+
+
+async def test_schema_constraints_reject_bad_values(db_conn):
+    """Enumerated columns refuse values outside their set."""
+    with pytest.raises(asyncpg.CheckViolationError):
+        async with db_conn.transaction():
+            await insert_movie(db_conn, "X", 2000, None, tmdb_match_source="guess")
+    movie_id = await insert_movie(db_conn, "Y", 2000, None)
+    with pytest.raises(asyncpg.CheckViolationError):
+        async with db_conn.transaction():
+            await db_conn.execute(
+                "INSERT INTO tmdb_match_reviews (movie_id, movie_name, reason) VALUES ($1, 'Y', 'vibes')", movie_id
+            )

@@ -1,0 +1,1 @@
+"""PopChoice catalog seeder: seeds the catalog from the curated movies file."""

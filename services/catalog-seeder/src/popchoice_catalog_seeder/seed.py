@@ -1,0 +1,97 @@
+"""The curated seed: parse the movies file, skip what is present, embed and insert the rest in batches."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+
+from popchoice_catalog_seeder import repository
+from popchoice_catalog_seeder.movies_file import CuratedMovie, MalformedEntry, parse_movies_file
+from popchoice_common.embedders import Embedder
+from popchoice_common.logs import get_logger
+from popchoice_common.movie_text import movie_embedding_text
+
+log = get_logger(__name__)
+
+
+@dataclass
+class SeedSummary:
+    parsed: int = 0
+    malformed: int = 0
+    already_present: int = 0
+    inserted: int = 0
+    would_insert: int = 0
+    dry_run: bool = False
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    malformed_entries: list[MalformedEntry] = field(default_factory=list)
+
+    def as_log_fields(self) -> dict[str, object]:
+        return {
+            "parsed": self.parsed,
+            "malformed": self.malformed,
+            "already_present": self.already_present,
+            "inserted": self.inserted,
+            "would_insert": self.would_insert,
+            "dry_run": self.dry_run,
+            "seconds": round(self.seconds, 3),
+            "embed_seconds": round(self.embed_seconds, 3),
+        }
+
+
+def curated_embedding_text(movie: CuratedMovie) -> str:
+    return movie_embedding_text(
+        name=movie.name,
+        year=movie.year,
+        age_rating=movie.age_rating,
+        duration=movie.duration,
+        score_rating=movie.score_rating,
+        description=movie.description,
+    )
+
+
+async def seed_movies_file(
+    pool: asyncpg.Pool,
+    embedder: Embedder,
+    path: Path,
+    *,
+    batch_size: int = 500,
+    dry_run: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> SeedSummary:
+    """Seeds the catalog from the file at path and returns what happened."""
+    started = time.perf_counter()
+    parsed = parse_movies_file(path.read_text(encoding="utf-8"))
+    summary = SeedSummary(parsed=len(parsed.movies), malformed=len(parsed.malformed), dry_run=dry_run)
+    summary.malformed_entries = parsed.malformed
+    for entry in parsed.malformed:
+        log.warning("malformed_movie_entry", file=str(path), line=entry.line, reason=entry.reason)
+
+    for start in range(0, len(parsed.movies), batch_size):
+        batch = parsed.movies[start : start + batch_size]
+        async with pool.acquire() as connection:
+            present = await repository.find_present_title_years(
+                connection, [(movie.normalized_name, movie.year) for movie in batch]
+            )
+        new = [movie for movie in batch if (movie.normalized_name, movie.year) not in present]
+        summary.already_present += len(batch) - len(new)
+        if dry_run:
+            summary.would_insert += len(new)
+        elif new:
+            embed_started = time.perf_counter()
+            vectors = await embedder.embed([curated_embedding_text(movie) for movie in new])
+            summary.embed_seconds += time.perf_counter() - embed_started
+            async with pool.acquire() as connection, connection.transaction():
+                inserted = await repository.insert_curated_movies(connection, new, vectors, embedder.model_id)
+            summary.inserted += inserted
+            # The rest were inserted by a concurrent seeder between our check and our insert.
+            summary.already_present += len(new) - inserted
+        if on_progress is not None:
+            on_progress(len(batch), len(parsed.movies))
+
+    summary.seconds = time.perf_counter() - started
+    return summary
