@@ -21,31 +21,46 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT 'movies_embedding_hnsw_' || substr(md5(p_model), 1, 12)
 $$;
 
--- Makes p_model the searched model and builds its HNSW cosine index (a partial expression index
--- over that model's rows only). Idempotent; safe to call on every start-up.
+-- Builds p_model's HNSW cosine index: a partial expression index over that model's rows only.
+CREATE OR REPLACE FUNCTION ensure_embedding_index(p_model text, p_dimensions integer) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_dimensions > 4000 THEN
+        RAISE EXCEPTION 'embedding dimension % is above the 4,000 that an HNSW halfvec index supports', p_dimensions;
+    END IF;
+    EXECUTE format(
+        'CREATE INDEX IF NOT EXISTS %I ON movies USING hnsw ((embedding::%s) %s) WHERE embedding_model = %L',
+        embedding_index_name(p_model), embedding_search_type(p_dimensions),
+        CASE WHEN p_dimensions > 2000 THEN 'halfvec_cosine_ops' ELSE 'vector_cosine_ops' END, p_model);
+END;
+$$;
+
+-- Bulk loads drop the index first and rebuild it afterwards: building HNSW once over all rows is
+-- several times faster than inserting row by row into it.
+CREATE OR REPLACE FUNCTION drop_embedding_index(p_model text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('DROP INDEX IF EXISTS %I', embedding_index_name(p_model));
+END;
+$$;
+
+-- Makes p_model the searched model and builds its index. Idempotent; safe on every start-up.
 CREATE OR REPLACE FUNCTION configure_embedding_model(p_model text, p_dimensions integer) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    search_type text := embedding_search_type(p_dimensions);
-    ops text := CASE WHEN p_dimensions > 2000 THEN 'halfvec_cosine_ops' ELSE 'vector_cosine_ops' END;
     known_dimensions integer;
 BEGIN
     IF p_model IS NULL OR btrim(p_model) = '' THEN
         RAISE EXCEPTION 'embedding model name must not be empty';
     END IF;
-    IF p_dimensions > 4000 THEN
-        RAISE EXCEPTION 'embedding dimension % is above the 4,000 that an HNSW halfvec index supports', p_dimensions;
-    END IF;
     SELECT dimensions INTO known_dimensions FROM embedding_models WHERE model = p_model;
     IF known_dimensions IS NOT NULL AND known_dimensions <> p_dimensions THEN
         RAISE EXCEPTION 'embedding model % is recorded with % dimensions, not %', p_model, known_dimensions, p_dimensions;
     END IF;
+    PERFORM ensure_embedding_index(p_model, p_dimensions);
     UPDATE embedding_models SET active = false WHERE active AND model <> p_model;
     INSERT INTO embedding_models (model, dimensions, active) VALUES (p_model, p_dimensions, true)
     ON CONFLICT (model) DO UPDATE SET active = true;
-    EXECUTE format(
-        'CREATE INDEX IF NOT EXISTS %I ON movies USING hnsw ((embedding::%s) %s) WHERE embedding_model = %L',
-        embedding_index_name(p_model), search_type, ops, p_model);
 END;
 $$;
 

@@ -32,7 +32,9 @@ async def test_hash_vectors_are_deterministic_and_unit_length():
 async def test_hash_vectors_reflect_shared_words():
     """Texts that share words are closer than texts that share none."""
     embedder = HashEmbedder(384)
-    query, near, far = await embedder.embed(["heist crime thriller", "a crime thriller heist in Paris", "cartoon bunny"])
+    query, near, far = await embedder.embed(
+        ["heist crime thriller", "a crime thriller heist in Paris", "cartoon bunny"]
+    )
     assert float(query @ near) > float(query @ far)
 
 

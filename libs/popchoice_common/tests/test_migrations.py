@@ -44,9 +44,7 @@ async def test_edited_applied_file_is_refused(database_factory, migrations_copy)
     """An applied file whose content changed stops the run before any new file is applied."""
     url = database_factory.create(migrated=False)
     await migrate(url, migrations_copy, model_id=None, dimensions=None)
-    (migrations_copy / "002_movies.sql").write_text(
-        (migrations_copy / "002_movies.sql").read_text() + "\n-- edited\n"
-    )
+    (migrations_copy / "002_movies.sql").write_text((migrations_copy / "002_movies.sql").read_text() + "\n-- edited\n")
     (migrations_copy / "999_new.sql").write_text("CREATE TABLE should_not_exist (id int);")
     with pytest.raises(MigrationEdited) as caught:
         await migrate(url, migrations_copy, model_id=None, dimensions=None)

@@ -31,8 +31,6 @@ def test_embedding_text_leaves_unknown_fields_out():
 def test_content_matches_match_movies_format():
     """The Python content line has the same shape as the one match_movies builds."""
     assert (
-        movie_content(
-            name="Jaws", year=1975, age_rating="PG", duration=124, score_rating=8.1, description="A shark."
-        )
+        movie_content(name="Jaws", year=1975, age_rating="PG", duration=124, score_rating=8.1, description="A shark.")
         == "Jaws (1975) | PG | Duration: 124 min | Rating: 8.1/10\nA shark."
     )

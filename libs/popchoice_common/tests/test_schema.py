@@ -22,7 +22,9 @@ async def insert_movie(connection, name, year, embedding, model="hash-384", **fi
     }
     names = ", ".join(columns)
     placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    return await connection.fetchval(f"INSERT INTO movies ({names}) VALUES ({placeholders}) RETURNING id", *columns.values())
+    return await connection.fetchval(
+        f"INSERT INTO movies ({names}) VALUES ({placeholders}) RETURNING id", *columns.values()
+    )
 
 
 def unit(values):
@@ -82,17 +84,26 @@ async def test_large_models_get_a_halfvec_hnsw_index(database_factory):
             )
             assert "hnsw" in definition and "halfvec(3072)" in definition and "halfvec_cosine_ops" in definition
             await insert_movie(connection, "Big", 2020, basis(7, 3072), model="text-embedding-3-large")
-            await connection.execute("SET enable_seqscan = off")
-            async with connection.transaction():
-                rows = await connection.fetch("SELECT name, similarity FROM match_movies($1, 0.5, 5)", basis(7, 3072))
+            rows = await connection.fetch("SELECT name, similarity FROM match_movies($1, 0.5, 5)", basis(7, 3072))
             assert [row["name"] for row in rows] == ["Big"]
+            async with connection.transaction():
+                await connection.execute("SET LOCAL enable_seqscan = off")
+                await connection.execute("SET LOCAL enable_sort = off")
+                plan = await connection.fetch(
+                    "EXPLAIN SELECT id FROM movies WHERE embedding_model = 'text-embedding-3-large'"
+                    " ORDER BY embedding::halfvec(3072) <=> $1::halfvec(3072) LIMIT 6",
+                    basis(7, 3072),
+                )
+            assert "movies_embedding_hnsw_" in "\n".join(row[0] for row in plan)
     finally:
         await pool.close()
 
 
 async def test_small_models_get_a_vector_hnsw_index(db_conn):
     """The active 384-dimension model has a vector_cosine_ops HNSW index over its rows only."""
-    definition = await db_conn.fetchval("SELECT indexdef FROM pg_indexes WHERE indexname = embedding_index_name('hash-384')")
+    definition = await db_conn.fetchval(
+        "SELECT indexdef FROM pg_indexes WHERE indexname = embedding_index_name('hash-384')"
+    )
     assert "hnsw" in definition and "vector(384)" in definition and "embedding_model = 'hash-384'" in definition
 
 

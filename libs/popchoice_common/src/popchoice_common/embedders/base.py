@@ -48,7 +48,7 @@ class Embedder(abc.ABC):
     async def _embed_batch(self, texts: Sequence[str]) -> Vectors:
         """Embeds one batch (never empty, no empty strings)."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - an optional hook: most embedders hold no client
         """Releases clients the embedder holds."""
 
 

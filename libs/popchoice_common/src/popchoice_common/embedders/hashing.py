@@ -12,10 +12,15 @@ from popchoice_common.embedders.base import Embedder, Vectors, normalize_rows
 from popchoice_common.identity import normalize_title
 
 _TOKEN = re.compile(r"[a-z0-9]+")
+# Words too common to say anything about a film.
+_STOPWORDS = frozenset(
+    "a an and are as at be but by for from has he her his in into is it its of on or she that the their "
+    "they this to was with who whom when where while".split()
+)
 
 
 class HashEmbedder(Embedder):
-    """Feature hashing of words and word pairs: texts sharing words get similar vectors.
+    """Feature hashing of words (stopwords dropped): texts sharing words get similar vectors.
 
     CRC32 (not Python's salted hash) keeps vectors identical across processes and runs.
     """
@@ -27,9 +32,9 @@ class HashEmbedder(Embedder):
         self.model_id = f"hash-{dimensions}"
 
     def _vector_into(self, text: str, row: np.ndarray) -> None:
-        tokens = _TOKEN.findall(normalize_title(text))
-        features = tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
-        for feature in features:
+        for feature in _TOKEN.findall(normalize_title(text)):
+            if feature in _STOPWORDS:
+                continue
             digest = zlib.crc32(feature.encode())
             sign = 1.0 if digest & 0x80000000 else -1.0
             row[digest % self.dimensions] += sign

@@ -56,9 +56,12 @@ class OpenAIEmbedder(Embedder):
         yield texts[start:]
 
     async def _embed_batch(self, texts: Sequence[str]) -> Vectors:
-        extra = {"dimensions": self._requested_dimensions} if self._requested_dimensions else {}
         try:
-            response = await self._client.embeddings.create(model=self.model, input=list(texts), **extra)
+            response = await self._client.embeddings.create(
+                model=self.model,
+                input=list(texts),
+                dimensions=self._requested_dimensions if self._requested_dimensions else openai.omit,
+            )
         except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as exc:
             raise EmbeddingServiceError(f"embedding request failed: {type(exc).__name__}") from exc
         except openai.APIStatusError as exc:

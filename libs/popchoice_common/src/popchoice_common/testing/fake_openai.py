@@ -124,7 +124,7 @@ class FakeOpenAIServer:
             return _error(400, f"'input' has {len(inputs)} items; the maximum is {MAX_EMBEDDING_INPUTS}.", "input")
         if any(not text for text in inputs):
             return _error(400, "'input' cannot contain an empty string.", "input")
-        dimensions = body.get("dimensions") or NATIVE_DIMENSIONS.get(model)
+        dimensions = body.get("dimensions") or NATIVE_DIMENSIONS.get(str(model))
         if dimensions is None:
             return _error(404, f"The model `{model}` does not exist.", "model")
         vectors = await HashEmbedder(int(dimensions)).embed(inputs)
@@ -182,4 +182,6 @@ class FakeOpenAIServer:
                     "category_scores": {category: 0.99 for category in hits},
                 }
             )
-        return web.json_response({"id": "modr-fake", "model": body.get("model", "omni-moderation-latest"), "results": results})
+        return web.json_response(
+            {"id": "modr-fake", "model": body.get("model", "omni-moderation-latest"), "results": results}
+        )

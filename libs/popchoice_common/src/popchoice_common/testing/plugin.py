@@ -53,9 +53,7 @@ class DatabaseFactory:
         finally:
             await connection.close()
 
-    def create(
-        self, *, migrated: bool = True, embedding: tuple[str, int] | None = (TEST_EMBEDDING_MODEL, 384)
-    ) -> str:
+    def create(self, *, migrated: bool = True, embedding: tuple[str, int] | None = (TEST_EMBEDDING_MODEL, 384)) -> str:
         """A new empty database (migrated and with the embedding model active unless told otherwise)."""
         name = f"{self._prefix}_{len(self._created)}"
         _run_blocking(self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

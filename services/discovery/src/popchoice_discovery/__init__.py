@@ -1,0 +1,1 @@
+"""PopChoice discovery: finds new films on TMDB on a schedule."""

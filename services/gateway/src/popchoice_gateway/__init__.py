@@ -1,0 +1,1 @@
+"""PopChoice gateway: the browser's only HTTP entry."""

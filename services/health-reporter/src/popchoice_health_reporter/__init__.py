@@ -1,0 +1,1 @@
+"""PopChoice health reporter: catalog health report and operator screens."""

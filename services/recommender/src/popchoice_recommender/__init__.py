@@ -1,0 +1,1 @@
+"""PopChoice recommender: quizzes in, picks out; and the similarity calibration tool."""

@@ -1,0 +1,62 @@
+"""Checks on files no Docker engine or reader runs here: compose, Dockerfiles, README settings."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+from popchoice_catalog_seeder.config import SeederSettings
+from popchoice_common.db.migrations import MigrateSettings
+from popchoice_common.settings import PopChoiceSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS_CLASSES = [PopChoiceSettings, MigrateSettings, SeederSettings]
+
+
+def known_settings() -> set[str]:
+    return {name.upper() for cls in SETTINGS_CLASSES for name in cls.model_fields}
+
+
+def compose():
+    return yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
+
+
+def test_every_built_service_exists_with_its_dockerfile():
+    """Each compose service built from this repository points at a real Dockerfile of a real service."""
+    services = compose()["services"]
+    built = {name: spec for name, spec in services.items() if "build" in spec}
+    assert {"gateway", "recommender", "catalog-seeder", "discovery", "backfill", "health-reporter"} <= set(built)
+    for name, spec in built.items():
+        dockerfile = ROOT / spec["build"]["dockerfile"]
+        assert dockerfile.is_file(), name
+        service_dir = dockerfile.parent
+        assert (service_dir / "pyproject.toml").is_file(), name
+        package = (service_dir / "src").iterdir().__next__().name
+        assert f"services/{service_dir.name}" in dockerfile.read_text(), name
+        assert package.startswith("popchoice_"), name
+
+
+def test_every_environment_variable_is_a_real_setting():
+    """Compose passes only variables some settings class reads."""
+    known = known_settings()
+    for name, spec in compose()["services"].items():
+        if "build" not in spec:
+            continue
+        passed = set(spec.get("environment", {}))
+        assert passed <= known, (name, passed - known)
+
+
+def test_every_setting_is_documented_in_the_readme():
+    """The README's settings table names every setting."""
+    readme = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", readme, flags=re.MULTILINE))
+    assert known_settings() <= documented, known_settings() - documented
+
+
+def test_every_make_target_is_documented_in_the_readme():
+    """Each Makefile target with a description appears in the README."""
+    targets = re.findall(r"^([a-z-]+(?: [a-z-]+)*):.*## ", (ROOT / "Makefile").read_text(), flags=re.MULTILINE)
+    readme = (ROOT / "README.md").read_text()
+    for group in targets:
+        for target in group.split():
+            assert f"make {target}" in readme, target
