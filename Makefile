@@ -35,8 +35,8 @@ test: $(STAMP) ## run the whole test suite against real PostgreSQL+pgvector and 
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff and mypy
-	$(BIN)/ruff check libs services bench
-	$(BIN)/ruff format --check libs services bench
+	$(BIN)/ruff check libs services bench tests
+	$(BIN)/ruff format --check libs services bench tests
 	$(BIN)/mypy libs/popchoice_common/src
 
 migrate: $(STAMP) ## apply db/init/*.sql and activate the configured embedding model
