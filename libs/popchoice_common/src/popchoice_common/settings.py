@@ -68,6 +68,18 @@ class PopChoiceSettings(BaseSettings):
         default="auto", description="auto: console in a terminal, JSON otherwise."
     )
 
+    stream_key_prefix: str = Field(default="popchoice:", description="Prefix of every job-system key in Redis.")
+    stream_policy_overrides: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="JSON: per stream, any of max_attempts, backoff_ms, visibility_timeout_ms, max_reclaims.",
+    )
+    job_completed_retention_seconds: int = Field(default=86_400, ge=0)
+    job_completed_retention_count: int = Field(default=10_000, ge=0)
+    job_dead_retention_seconds: int = Field(default=7 * 86_400, ge=0)
+    job_dead_retention_count: int = Field(default=10_000, ge=0)
+    worker_shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535, description="Serve /metrics here when set.")
+
     embedding_provider: EmbeddingProvider | None = Field(
         default=None, description="openai | local | hash. Unset: openai when OPENAI_API_KEY is set, else local."
     )
@@ -118,6 +130,10 @@ class PopChoiceSettings(BaseSettings):
             return EmbeddingChoice("local", model, 384, None)
         dimensions = self.embedding_dimensions or HASH_DEFAULT_DIMENSIONS
         return EmbeddingChoice("hash", "hash", dimensions, None)
+
+    def redis_dsn(self) -> str | None:
+        """The configured Redis DSN in clear text, or None. Never log it."""
+        return self.redis_url.get_secret_value() if self.redis_url else None
 
     def database_dsn(self) -> str | None:
         """The configured DSN in clear text, or None for the embedded server. Never log it."""

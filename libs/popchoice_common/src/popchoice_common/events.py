@@ -1,0 +1,148 @@
+"""Every message on the job streams: one frozen, tagged msgspec Struct per event, stream names beside them.
+
+Encoding is msgspec JSON. The ``type`` tag names the event; ``job_id`` is deterministic so repeated
+triggers dedupe (see :mod:`popchoice_common.streams`); ``schema_version`` lets a consumer refuse a
+message shape it does not know.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+import msgspec
+
+# Stream names (under the configurable key prefix, default "popchoice:").
+RECOMMENDATION_REQUESTED = "recommendation.requested"
+MORE_PICKS_REQUESTED = "more-picks.requested"
+MOVIE_SEED_REQUESTED = "movie-seed.requested"
+CATALOG_DISCOVER_PAGE = "catalog.discover-page"
+CATALOG_SEED_MOVIE = "catalog.seed-movie"
+CATALOG_BACKFILL_MOVIE = "catalog.backfill-movie"
+RECOMMENDATION_COMPLETED = "recommendation.completed"
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    """Base of every event: its job id (deterministic, for dedupe) and schema version."""
+
+    stream: ClassVar[str]
+    job_id: str
+    schema_version: int = 1
+
+
+class RecommendationRequested(Event, frozen=True, kw_only=True, tag=RECOMMENDATION_REQUESTED):
+    """A person submitted a quiz; the recommender builds the picks."""
+
+    stream: ClassVar[str] = RECOMMENDATION_REQUESTED
+    recommendation_id: uuid.UUID
+    locale: str = "en-US"
+
+    @classmethod
+    def for_recommendation(cls, recommendation_id: uuid.UUID, locale: str = "en-US") -> RecommendationRequested:
+        return cls(job_id=f"recommendation:{recommendation_id}", recommendation_id=recommendation_id, locale=locale)
+
+
+class MorePicksRequested(Event, frozen=True, kw_only=True, tag=MORE_PICKS_REQUESTED):
+    """A person asked for the next batch of picks of a completed recommendation."""
+
+    stream: ClassVar[str] = MORE_PICKS_REQUESTED
+    recommendation_id: uuid.UUID
+    batch: int
+
+    @classmethod
+    def for_batch(cls, recommendation_id: uuid.UUID, batch: int) -> MorePicksRequested:
+        return cls(job_id=f"more-picks:{recommendation_id}:{batch}", recommendation_id=recommendation_id, batch=batch)
+
+
+class MovieSeedRequested(Event, frozen=True, kw_only=True, tag=MOVIE_SEED_REQUESTED):
+    """A TMDB film was recommended and should join the catalog (just-in-time seeding)."""
+
+    stream: ClassVar[str] = MOVIE_SEED_REQUESTED
+    tmdb_id: int
+    language: str = "en-US"
+
+    @classmethod
+    def for_movie(cls, tmdb_id: int, language: str = "en-US") -> MovieSeedRequested:
+        return cls(job_id=f"tmdb-seed:{tmdb_id}:{language}", tmdb_id=tmdb_id, language=language)
+
+
+class DiscoverPageRequested(Event, frozen=True, kw_only=True, tag=CATALOG_DISCOVER_PAGE):
+    """Fetch one page of a TMDB list and enqueue the good new films on it."""
+
+    stream: ClassVar[str] = CATALOG_DISCOVER_PAGE
+    source: str
+    page: int
+    language: str = "en-US"
+    dry_run: bool = False
+
+    @classmethod
+    def for_page(cls, source: str, page: int, language: str = "en-US", dry_run: bool = False) -> DiscoverPageRequested:
+        return cls(
+            job_id=f"tmdb-discover:{source}:{page}:{language}",
+            source=source,
+            page=page,
+            language=language,
+            dry_run=dry_run,
+        )
+
+
+class SeedMovieRequested(Event, frozen=True, kw_only=True, tag=CATALOG_SEED_MOVIE):
+    """Insert one TMDB film into the catalog with its metadata and embedding."""
+
+    stream: ClassVar[str] = CATALOG_SEED_MOVIE
+    tmdb_id: int
+    language: str = "en-US"
+
+    @classmethod
+    def for_movie(cls, tmdb_id: int, language: str = "en-US") -> SeedMovieRequested:
+        return cls(job_id=f"tmdb-seed:{tmdb_id}:{language}", tmdb_id=tmdb_id, language=language)
+
+
+class BackfillMovieRequested(Event, frozen=True, kw_only=True, tag=CATALOG_BACKFILL_MOVIE):
+    """Match one catalog row to TMDB and fill its missing identity and metadata."""
+
+    stream: ClassVar[str] = CATALOG_BACKFILL_MOVIE
+    movie_id: int
+    dry_run: bool = False
+
+    @classmethod
+    def for_movie(cls, movie_id: int, dry_run: bool = False) -> BackfillMovieRequested:
+        return cls(job_id=f"backfill:{movie_id}", movie_id=movie_id, dry_run=dry_run)
+
+
+class RecommendationCompleted(Event, frozen=True, kw_only=True, tag=RECOMMENDATION_COMPLETED):
+    """A recommendation (or one of its more-picks batches) finished, for listeners."""
+
+    stream: ClassVar[str] = RECOMMENDATION_COMPLETED
+    recommendation_id: uuid.UUID
+    status: str
+    batch: int = 0
+
+    @classmethod
+    def for_batch(cls, recommendation_id: uuid.UUID, status: str, batch: int = 0) -> RecommendationCompleted:
+        return cls(
+            job_id=f"recommendation-completed:{recommendation_id}:{batch}",
+            recommendation_id=recommendation_id,
+            status=status,
+            batch=batch,
+        )
+
+
+#: Every stream and the one event type it carries.
+STREAM_EVENTS: dict[str, type[Event]] = {
+    event.stream: event
+    for event in (
+        RecommendationRequested,
+        MorePicksRequested,
+        MovieSeedRequested,
+        DiscoverPageRequested,
+        SeedMovieRequested,
+        BackfillMovieRequested,
+        RecommendationCompleted,
+    )
+}
+
+
+def encode_event(event: Event) -> bytes:
+    """The wire form of an event (msgspec JSON, tag included)."""
+    return msgspec.json.encode(event)

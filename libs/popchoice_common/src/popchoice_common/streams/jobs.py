@@ -1,0 +1,124 @@
+"""Job state as stored in Redis beside each stream, and the publishing side."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import redis.asyncio as redis
+
+from popchoice_common.events import Event, encode_event
+from popchoice_common.streams import scripts
+from popchoice_common.streams.keys import StreamKeys
+
+JobStateName = Literal["queued", "active", "retrying", "completed", "dead"]
+#: Events sent to Redis per script call by publish_many.
+PUBLISH_CHUNK = 500
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class JobState:
+    """What Redis knows of one job."""
+
+    job_id: str
+    state: JobStateName
+    stream: str
+    entry_id: str
+    attempts: int
+    reclaims: int
+    error: str | None
+    consumer: str | None
+    enqueued_at: int | None
+    started_at: int | None
+    finished_at: int | None
+    next_attempt_at: int | None
+
+    @classmethod
+    def from_hash(cls, job_id: str, fields: dict[bytes, bytes]) -> JobState:
+        def text(name: str) -> str | None:
+            value = fields.get(name.encode())
+            return value.decode() if value is not None else None
+
+        def number(name: str) -> int | None:
+            value = fields.get(name.encode())
+            return int(value) if value is not None else None
+
+        return cls(
+            job_id=job_id,
+            state=text("state") or "queued",  # type: ignore[arg-type]
+            stream=text("stream") or "",
+            entry_id=text("entry_id") or "",
+            attempts=number("attempts") or 0,
+            reclaims=number("reclaims") or 0,
+            error=text("error"),
+            consumer=text("consumer"),
+            enqueued_at=number("enqueued_at"),
+            started_at=number("started_at"),
+            finished_at=number("finished_at"),
+            next_attempt_at=number("next_attempt_at"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    """enqueued is False when the job id was already queued, active, retrying or recently completed."""
+
+    job_id: str
+    enqueued: bool
+    state: str
+    entry_id: str
+
+
+class Publisher:
+    """Publishes events onto their streams, deduplicating by job id atomically (one Lua script)."""
+
+    def __init__(self, client: redis.Redis, keys: StreamKeys) -> None:
+        self._client = client
+        self._keys = keys
+        self._script = client.register_script(scripts.PUBLISH)
+
+    async def publish(self, event: Event) -> PublishResult:
+        """Enqueues one event unless its job id is already known; returns what happened."""
+        (result,) = await self.publish_many([event])
+        return result
+
+    async def publish_many(self, events: Sequence[Event]) -> list[PublishResult]:
+        """Enqueues many events with pipelined script calls (500 events per call); order is kept."""
+        by_stream: dict[str, list[int]] = defaultdict(list)
+        for index, event in enumerate(events):
+            by_stream[event.stream].append(index)
+        results: list[PublishResult | None] = [None] * len(events)
+        now = now_ms()
+        calls: list[list[int]] = []
+        async with self._client.pipeline(transaction=False) as pipe:
+            for stream, indexes in by_stream.items():
+                for start in range(0, len(indexes), PUBLISH_CHUNK):
+                    chunk = indexes[start : start + PUBLISH_CHUNK]
+                    args: list[str | bytes | int] = [self._keys.prefix, stream, now]
+                    for index in chunk:
+                        args += [events[index].job_id, encode_event(events[index])]
+                    await self._script(args=args, client=pipe)
+                    calls.append(chunk)
+            replies = await pipe.execute()
+        for chunk, reply in zip(calls, replies, strict=True):
+            for position, index in enumerate(chunk):
+                state, entry_id = reply[2 * position].decode(), reply[2 * position + 1].decode()
+                job_id = events[index].job_id
+                if state == "enqueued":
+                    results[index] = PublishResult(job_id, True, "queued", entry_id)
+                else:
+                    results[index] = PublishResult(job_id, False, state, entry_id)
+        return [result for result in results if result is not None]
+
+
+async def get_job(client: redis.Redis, keys: StreamKeys, job_id: str) -> JobState | None:
+    """The job's state, or None when it is unknown or its retention ended."""
+    fields: Any = await client.hgetall(keys.job(job_id))
+    return JobState.from_hash(job_id, fields) if fields else None

@@ -1,0 +1,262 @@
+"""Lua scripts: every job-state transition happens atomically beside the stream operation it belongs to.
+
+All keys share one prefix and live on one Redis (no cluster hash slots are declared).
+"""
+
+from __future__ import annotations
+
+# ARGV: prefix, stream name, now_ms, then job_id, data pairs.
+# A job id whose state is queued/active/retrying/completed (its hash still exists) is not enqueued
+# again: its current state and entry id are returned instead. Dead or unknown ids are enqueued.
+PUBLISH = """
+local prefix, name, now = ARGV[1], ARGV[2], ARGV[3]
+local stream = prefix .. name
+local out = {}
+local added = 0
+for i = 4, #ARGV, 2 do
+  local job_id, data = ARGV[i], ARGV[i + 1]
+  local key = prefix .. 'job:' .. job_id
+  local state = redis.call('HGET', key, 'state')
+  if state and state ~= 'dead' then
+    out[#out + 1] = state
+    out[#out + 1] = redis.call('HGET', key, 'entry_id') or ''
+  else
+    local id = redis.call('XADD', stream, '*', 'job_id', job_id, 'data', data)
+    redis.call('DEL', key)
+    redis.call('HSET', key, 'state', 'queued', 'stream', name, 'entry_id', id, 'attempts', 0,
+               'reclaims', 0, 'enqueued_at', now, 'data', data)
+    redis.call('ZREM', prefix .. name .. ':dead-jobs', job_id)
+    added = added + 1
+    out[#out + 1] = 'enqueued'
+    out[#out + 1] = id
+  end
+end
+if added > 0 then redis.call('HINCRBY', prefix .. name .. ':counters', 'enqueued', added) end
+return out
+"""
+
+# Shared by START and CLAIMED: marks one delivered entry active, or decides it must not run.
+# Returns the action: 'run' (with attempts), 'skip' (already completed: ack only) or 'dead'.
+_MARK_ACTIVE = """
+local function dead_letter(prefix, name, group, entry_id, job_id, data, reason, attempts, consumer, now, dead_ttl)
+  local key = prefix .. 'job:' .. job_id
+  local enqueued = redis.call('HGET', key, 'enqueued_at') or ''
+  redis.call('XADD', prefix .. name .. ':dead', 'MAXLEN', '~', 10000, '*', 'job_id', job_id, 'data', data,
+             'error', reason, 'attempts', attempts, 'consumer', consumer, 'failed_at', now,
+             'enqueued_at', enqueued, 'entry_id', entry_id, 'stream', name)
+  redis.call('XACK', prefix .. name, group, entry_id)
+  if job_id ~= '' then
+    redis.call('HSET', key, 'state', 'dead', 'error', reason, 'finished_at', now, 'stream', name, 'data', data)
+    if tonumber(dead_ttl) > 0 then redis.call('EXPIRE', key, dead_ttl) end
+    redis.call('ZADD', prefix .. name .. ':dead-jobs', now, job_id)
+  end
+  redis.call('HINCRBY', prefix .. name .. ':counters', 'dead', 1)
+end
+
+local function mark_active(prefix, name, group, consumer, now, entry_id, job_id, data,
+                           reclaimed, max_reclaims, dead_ttl)
+  local key = prefix .. 'job:' .. job_id
+  local state = redis.call('HGET', key, 'state')
+  if state == 'completed' or state == 'dead' then
+    return {'skip', 0}
+  end
+  if not state then
+    redis.call('HSET', key, 'stream', name, 'attempts', 0, 'reclaims', 0, 'enqueued_at', now, 'data', data)
+  end
+  if reclaimed == 1 then
+    local reclaims = redis.call('HINCRBY', key, 'reclaims', 1)
+    redis.call('HINCRBY', prefix .. name .. ':counters', 'reclaimed', 1)
+    if reclaims > tonumber(max_reclaims) then
+      local attempts = redis.call('HGET', key, 'attempts') or '0'
+      dead_letter(prefix, name, group, entry_id, job_id, data,
+                  'delivered ' .. reclaims .. ' times without finishing: its consumer died each time',
+                  attempts, consumer, now, dead_ttl)
+      return {'dead', attempts}
+    end
+  end
+  local attempts = redis.call('HINCRBY', key, 'attempts', 1)
+  redis.call('HSET', key, 'state', 'active', 'entry_id', entry_id, 'consumer', consumer, 'started_at', now)
+  return {'run', attempts}
+end
+"""
+
+# ARGV: prefix, name, group, consumer, now_ms, count, max_reclaims, dead_ttl.
+# Reads up to count new entries (no BLOCK inside a script) and marks them active.
+# Returns flat: entry_id, job_id, data, action, attempts per entry.
+START = (
+    _MARK_ACTIVE
+    + """
+local prefix, name, group, consumer, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local reply = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', ARGV[6], 'STREAMS', prefix .. name, '>')
+local out = {}
+if not reply then return out end
+for _, entry in ipairs(reply[1][2]) do
+  local id, fields = entry[1], entry[2]
+  local job_id, data = '', ''
+  for i = 1, #fields, 2 do
+    if fields[i] == 'job_id' then job_id = fields[i + 1] elseif fields[i] == 'data' then data = fields[i + 1] end
+  end
+  local action = {'run', 0}
+  if job_id ~= '' then
+    action = mark_active(prefix, name, group, consumer, now, id, job_id, data, 0, ARGV[7], ARGV[8])
+  end
+  out[#out + 1] = id; out[#out + 1] = job_id; out[#out + 1] = data
+  out[#out + 1] = action[1]; out[#out + 1] = action[2]
+end
+return out
+"""
+)
+
+# ARGV: prefix, name, group, consumer, now_ms, reclaimed (0/1), max_reclaims, dead_ttl,
+# then entry_id, job_id, data triples (entries this consumer already holds: a blocking read or
+# XAUTOCLAIM delivered them). Returns flat: entry_id, action, attempts.
+CLAIMED = (
+    _MARK_ACTIVE
+    + """
+local prefix, name, group, consumer, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local reclaimed = tonumber(ARGV[6])
+local out = {}
+for i = 9, #ARGV, 3 do
+  local id, job_id, data = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local action = {'run', 0}
+  if job_id ~= '' then
+    action = mark_active(prefix, name, group, consumer, now, id, job_id, data, reclaimed, ARGV[7], ARGV[8])
+  end
+  out[#out + 1] = id; out[#out + 1] = action[1]; out[#out + 1] = action[2]
+end
+return out
+"""
+)
+
+# ARGV: prefix, name, group, now_ms, completed_ttl_s, completed_max_count, then entry_id, job_id pairs.
+# Acks the entries and records the jobs completed; keeps at most completed_max_count per stream.
+FINISH = """
+local prefix, name, group, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local ttl, max_count = tonumber(ARGV[5]), tonumber(ARGV[6])
+local index = prefix .. name .. ':completed'
+local ids = {}
+for i = 7, #ARGV, 2 do
+  local id, job_id = ARGV[i], ARGV[i + 1]
+  ids[#ids + 1] = id
+  if job_id ~= '' then
+    local key = prefix .. 'job:' .. job_id
+    redis.call('HSET', key, 'state', 'completed', 'finished_at', now)
+    redis.call('HDEL', key, 'data', 'error')
+    if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+    redis.call('ZADD', index, now, job_id)
+  end
+end
+if #ids > 0 then
+  redis.call('XACK', prefix .. name, group, unpack(ids))
+  redis.call('HINCRBY', prefix .. name .. ':counters', 'processed', #ids)
+end
+local excess = redis.call('ZCARD', index) - max_count
+if excess > 0 then
+  for _, job_id in ipairs(redis.call('ZRANGE', index, 0, excess - 1)) do
+    local key = prefix .. 'job:' .. job_id
+    if redis.call('HGET', key, 'state') == 'completed' then redis.call('DEL', key) end
+  end
+  redis.call('ZREMRANGEBYRANK', index, 0, excess - 1)
+end
+return #ids
+"""
+
+# ARGV: prefix, name, group, consumer, now_ms, entry_id, job_id, data, error, retryable (0/1),
+# max_attempts, delay_ms, dead_ttl, dead_max_count.
+# Retryable with attempts left: ack, state retrying, schedule in the delayed set. Otherwise: dead letter.
+FAIL = (
+    _MARK_ACTIVE
+    + """
+local prefix, name, group, consumer, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local entry_id, job_id, data, err = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local retryable, max_attempts, delay = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
+local key = prefix .. 'job:' .. job_id
+local attempts = 0
+if job_id ~= '' then attempts = tonumber(redis.call('HGET', key, 'attempts') or '0') end
+redis.call('HINCRBY', prefix .. name .. ':counters', 'failed', 1)
+if job_id ~= '' and retryable == 1 and attempts < max_attempts then
+  local due = tonumber(now) + delay
+  redis.call('XACK', prefix .. name, group, entry_id)
+  redis.call('HSET', key, 'state', 'retrying', 'error', err, 'next_attempt_at', due, 'data', data)
+  redis.call('ZADD', prefix .. name .. ':delayed', due, job_id)
+  redis.call('HINCRBY', prefix .. name .. ':counters', 'retried', 1)
+  return 'retrying'
+end
+dead_letter(prefix, name, group, entry_id, job_id, data, err, attempts, consumer, now, ARGV[13])
+local index = prefix .. name .. ':dead-jobs'
+local excess = redis.call('ZCARD', index) - tonumber(ARGV[14])
+if excess > 0 then
+  for _, old in ipairs(redis.call('ZRANGE', index, 0, excess - 1)) do
+    local old_key = prefix .. 'job:' .. old
+    if redis.call('HGET', old_key, 'state') == 'dead' then redis.call('DEL', old_key) end
+  end
+  redis.call('ZREMRANGEBYRANK', index, 0, excess - 1)
+end
+return 'dead'
+"""
+)
+
+# ARGV: prefix, name, now_ms, limit. Re-adds due retries to the stream; returns how many moved.
+MOVE_DUE = """
+local prefix, name, now = ARGV[1], ARGV[2], ARGV[3]
+local delayed = prefix .. name .. ':delayed'
+local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+for _, job_id in ipairs(due) do
+  local key = prefix .. 'job:' .. job_id
+  local data = redis.call('HGET', key, 'data')
+  if data and redis.call('HGET', key, 'state') == 'retrying' then
+    local id = redis.call('XADD', prefix .. name, '*', 'job_id', job_id, 'data', data)
+    redis.call('HSET', key, 'state', 'queued', 'entry_id', id)
+    redis.call('HDEL', key, 'next_attempt_at')
+  end
+  redis.call('ZREM', delayed, job_id)
+end
+return #due
+"""
+
+# ARGV: prefix, name, group, then entry_id, job_id pairs: entries fetched but never started
+# (shutdown). They go back to the stream as new entries, their attempt uncounted.
+RELEASE = """
+local prefix, name, group = ARGV[1], ARGV[2], ARGV[3]
+local stream = prefix .. name
+for i = 4, #ARGV, 2 do
+  local id, job_id = ARGV[i], ARGV[i + 1]
+  local entry = redis.call('XRANGE', stream, id, id)
+  if #entry == 1 and redis.call('XACK', stream, group, id) == 1 then
+    local fields = entry[1][2]
+    local new_id = redis.call('XADD', stream, '*', unpack(fields))
+    if job_id ~= '' then
+      local key = prefix .. 'job:' .. job_id
+      if redis.call('HGET', key, 'state') == 'active' then
+        redis.call('HINCRBY', key, 'attempts', -1)
+        redis.call('HSET', key, 'state', 'queued', 'entry_id', new_id)
+      end
+    end
+  end
+end
+return 1
+"""
+
+# ARGV: prefix, name, dead entry id, now_ms. Re-enqueues a dead letter with its job id and the
+# attempts reset, then deletes the dead-letter entry. Returns the new entry id or false.
+RETRY_DEAD = """
+local prefix, name, dead_id, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local dead = prefix .. name .. ':dead'
+local entry = redis.call('XRANGE', dead, dead_id, dead_id)
+if #entry == 0 then return false end
+local fields = entry[1][2]
+local job_id, data = '', ''
+for i = 1, #fields, 2 do
+  if fields[i] == 'job_id' then job_id = fields[i + 1] elseif fields[i] == 'data' then data = fields[i + 1] end
+end
+local id = redis.call('XADD', prefix .. name, '*', 'job_id', job_id, 'data', data)
+if job_id ~= '' then
+  local key = prefix .. 'job:' .. job_id
+  redis.call('DEL', key)
+  redis.call('HSET', key, 'state', 'queued', 'stream', name, 'entry_id', id, 'attempts', 0, 'reclaims', 0,
+             'enqueued_at', now, 'data', data)
+  redis.call('ZREM', prefix .. name .. ':dead-jobs', job_id)
+end
+redis.call('XDEL', dead, dead_id)
+return id
+"""

@@ -1,0 +1,76 @@
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from popchoice_common.streams import Publisher, StreamKeys
+from popchoice_common.streams.admin import StreamsAdmin
+
+CONSUMER = Path(__file__).with_name("consumer_process.py")
+
+
+@pytest.fixture
+def keys(key_prefix):
+    return StreamKeys(key_prefix)
+
+
+@pytest.fixture
+def publisher(redis_client, keys):
+    return Publisher(redis_client, keys)
+
+
+@pytest.fixture
+def admin(redis_client, keys):
+    return StreamsAdmin(redis_client, keys)
+
+
+@pytest.fixture
+def start_consumer(redis_url, key_prefix, tmp_path):
+    """Starts consumer_process.py as a real process; every one left running is killed afterwards."""
+    processes = []
+
+    def start(**env):
+        log = open(tmp_path / f"consumer-{len(processes)}.log", "w")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            [sys.executable, str(CONSUMER)],
+            env={
+                **os.environ,
+                "REDIS_URL": redis_url,
+                "TEST_PREFIX": key_prefix,
+                **{k: str(v) for k, v in env.items()},
+            },
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        process.log_path = log.name
+        processes.append((process, log))
+        return process
+
+    yield start
+    for process, log in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+@pytest.fixture
+def wait_for():
+    """Polls an async predicate until it is truthy; fails the test after the timeout."""
+    return _wait_for
+
+
+async def _wait_for(predicate, limit=20.0, interval=0.05):
+    """Polls an async predicate until it is truthy; fails the test after limit seconds."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        value = await predicate()
+        if value:
+            return value
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {limit} s")

@@ -1,0 +1,280 @@
+"""The streams runtime in one process against the real Redis: retries, dead letters, dedupe, heartbeat."""
+
+import asyncio
+import time
+
+import pytest
+import redis.asyncio as redis
+
+from popchoice_common.errors import PermanentError, RetryableError
+from popchoice_common.events import CATALOG_SEED_MOVIE, SeedMovieRequested
+from popchoice_common.streams import Publisher, StreamPolicy, Worker, get_job
+
+FAST = StreamPolicy(max_attempts=3, backoff_ms=150, visibility_timeout_ms=2000, max_reclaims=2)
+
+
+def make_worker(client, keys, handler, *, consumer="c1", policy=FAST, **options):
+    worker = Worker(client, service="tests", keys=keys, consumer=consumer, block_ms=100, mover_interval_seconds=0.02)
+    worker.subscribe(CATALOG_SEED_MOVIE, handler, policy=policy, **options)
+    return worker
+
+
+class Running:
+    """Runs workers in the background for the duration of a block."""
+
+    def __init__(self, *workers):
+        self.workers = workers
+
+    async def __aenter__(self):
+        self.tasks = [asyncio.create_task(w.run(install_signal_handlers=False)) for w in self.workers]
+        return self
+
+    async def __aexit__(self, *exc):
+        for worker in self.workers:
+            worker.stop()
+        await asyncio.gather(*self.tasks)
+
+
+async def test_messages_published_before_any_consumer_are_consumed(redis_client, keys, publisher, wait_for):
+    """The group is created at 0, so entries published before the first consumer are delivered."""
+    await publisher.publish_many([SeedMovieRequested.for_movie(i) for i in range(5)])
+    seen = []
+
+    async def handle(event, context):
+        seen.append(event.tmdb_id)
+
+    async with Running(make_worker(redis_client, keys, handle)):
+        await wait_for(lambda: _true(len(seen) == 5))
+    assert sorted(seen) == [0, 1, 2, 3, 4]
+
+
+async def test_retryable_failures_are_retried_with_growing_delays(redis_client, keys, publisher, admin, wait_for):
+    """A retryable error is retried after backoff that grows each time, then dead-lettered when attempts run out."""
+    runs = []
+
+    async def handle(event, context):
+        runs.append((context.attempt, time.monotonic()))
+        raise RetryableError("TMDB answered 503")
+
+    event = SeedMovieRequested.for_movie(1)
+    await publisher.publish(event)
+    async with Running(make_worker(redis_client, keys, handle)):
+        await wait_for(lambda: _job_state(redis_client, keys, event.job_id, "dead"), limit=10)
+    assert [attempt for attempt, _ in runs] == [1, 2, 3]
+    first_gap, second_gap = runs[1][1] - runs[0][1], runs[2][1] - runs[1][1]
+    assert first_gap >= 0.15 and second_gap >= 0.30 and second_gap > first_gap
+    (letter,) = await admin.dead_letters(CATALOG_SEED_MOVIE)
+    assert letter.attempts == 3 and "503" in letter.error and letter.consumer == "c1"
+    assert letter.data and letter.failed_at and letter.enqueued_at
+
+
+async def test_permanent_failures_go_straight_to_dead_letters(redis_client, keys, publisher, admin, wait_for):
+    """A permanent error is not retried."""
+    runs = []
+
+    async def handle(event, context):
+        runs.append(context.attempt)
+        raise PermanentError("TMDB says 404: The resource you requested could not be found.")
+
+    event = SeedMovieRequested.for_movie(2)
+    await publisher.publish(event)
+    async with Running(make_worker(redis_client, keys, handle)):
+        await wait_for(lambda: _job_state(redis_client, keys, event.job_id, "dead"))
+    assert runs == [1]
+    (letter,) = await admin.dead_letters(CATALOG_SEED_MOVIE)
+    assert "404" in letter.error and letter.attempts == 1
+
+
+async def test_undecodable_payloads_are_dead_lettered_without_a_retry(redis_client, keys, admin, wait_for):
+    """A message that does not decode never reaches the handler and is dead-lettered at once with the error."""
+    calls = []
+
+    async def handle(event, context):
+        calls.append(event)
+
+    stream = keys.stream(CATALOG_SEED_MOVIE)
+    await redis_client.xadd(
+        stream, {"job_id": "tmdb-seed:x:en-US", "data": b'{"type":"catalog.seed-movie","tmdb_id":"x"}'}
+    )
+    await redis_client.xadd(stream, {"job_id": "junk", "data": b"not json"})
+    async with Running(make_worker(redis_client, keys, handle)):
+        await wait_for(lambda: _dead_count(redis_client, keys, 2))
+    assert calls == []
+    letters = await admin.dead_letters(CATALOG_SEED_MOVIE)
+    assert all("undecodable" in letter.error for letter in letters)
+    assert letters[0].attempts == 1 and letters[1].data == "not json"
+
+
+async def test_same_job_id_published_concurrently_runs_once(redis_url, keys, wait_for):
+    """Two publishers racing with the same job id enqueue it once; the handler runs once."""
+    clients = [redis.Redis.from_url(redis_url) for _ in range(4)]
+    event = SeedMovieRequested.for_movie(42)
+    results = await asyncio.gather(*(Publisher(client, keys).publish(event) for client in clients for _ in range(5)))
+    assert sum(result.enqueued for result in results) == 1
+    assert {result.entry_id for result in results} == {results[0].entry_id}
+    runs = []
+
+    async def handle(ev, context):
+        runs.append(context.job_id)
+
+    async with Running(make_worker(clients[0], keys, handle)):
+        await wait_for(lambda: _job_state(clients[0], keys, event.job_id, "completed"))
+        again = await Publisher(clients[1], keys).publish(event)
+    assert not again.enqueued and again.state == "completed"
+    assert runs == [event.job_id]
+    assert await clients[0].xlen(keys.stream(CATALOG_SEED_MOVIE)) <= 1
+    for client in clients:
+        await client.aclose()
+
+
+async def test_dead_job_ids_can_be_published_again(redis_client, keys, publisher, wait_for):
+    """Dedupe covers queued, active, retrying and completed jobs, not dead ones."""
+
+    async def fail(event, context):
+        raise PermanentError("bad")
+
+    event = SeedMovieRequested.for_movie(5)
+    await publisher.publish(event)
+    async with Running(make_worker(redis_client, keys, fail)):
+        await wait_for(lambda: _job_state(redis_client, keys, event.job_id, "dead"))
+    again = await publisher.publish(event)
+    assert again.enqueued
+    assert (await get_job(redis_client, keys, event.job_id)).attempts == 0
+
+
+async def test_long_handler_is_not_executed_twice(redis_client, keys, publisher, wait_for):
+    """A handler running three times the visibility timeout keeps its entry (heartbeat): no other consumer runs it."""
+    policy = StreamPolicy(max_attempts=3, backoff_ms=100, visibility_timeout_ms=300, max_reclaims=3)
+    runs = []
+
+    async def slow(event, context):
+        runs.append(context.consumer)
+        await asyncio.sleep(0.9)
+
+    event = SeedMovieRequested.for_movie(9)
+    one = make_worker(redis_client, keys, slow, consumer="one", policy=policy)
+    two = make_worker(redis_client, keys, slow, consumer="two", policy=policy)
+    async with Running(one, two):
+        await publisher.publish(event)
+        await wait_for(lambda: _job_state(redis_client, keys, event.job_id, "completed"), limit=10)
+        await asyncio.sleep(0.5)
+    assert len(runs) == 1
+    job = await get_job(redis_client, keys, event.job_id)
+    assert job.reclaims == 0 and job.attempts == 1
+
+
+async def test_job_state_records_the_lifecycle(redis_client, keys, publisher, wait_for):
+    """Job state moves queued → active → completed with attempts, entry id, consumer and timestamps."""
+    gate = asyncio.Event()
+    states = []
+
+    async def handle(event, context):
+        states.append((await get_job(redis_client, keys, context.job_id)).state)
+        await gate.wait()
+
+    event = SeedMovieRequested.for_movie(11)
+    result = await publisher.publish(event)
+    queued = await get_job(redis_client, keys, event.job_id)
+    assert (queued.state, queued.attempts, queued.entry_id, queued.stream) == (
+        "queued",
+        0,
+        result.entry_id,
+        CATALOG_SEED_MOVIE,
+    )
+    async with Running(make_worker(redis_client, keys, handle)):
+        await wait_for(lambda: _true(states))
+        gate.set()
+        job = await wait_for(lambda: _job_state(redis_client, keys, event.job_id, "completed"))
+    assert states == ["active"]
+    assert job.attempts == 1 and job.consumer == "c1"
+    assert job.enqueued_at <= job.started_at <= job.finished_at
+    assert await redis_client.ttl(keys.job(event.job_id)) > 0
+
+
+async def test_completed_retention_keeps_the_newest(redis_client, keys, publisher, wait_for):
+    """Completed jobs beyond the retention count are forgotten, oldest first."""
+    from popchoice_common.streams import RetentionSettings
+
+    async def handle(event, context):
+        return None
+
+    worker = Worker(
+        redis_client,
+        service="tests",
+        keys=keys,
+        consumer="c1",
+        block_ms=100,
+        retention=RetentionSettings(completed_count=3),
+    )
+    worker.subscribe(CATALOG_SEED_MOVIE, handle, policy=FAST)
+    events = [SeedMovieRequested.for_movie(i) for i in range(8)]
+    await publisher.publish_many(events)
+    async with Running(worker):
+        await wait_for(lambda: _processed(redis_client, keys, 8))
+    kept = [await get_job(redis_client, keys, event.job_id) for event in events]
+    assert [job is not None for job in kept].count(True) == 3
+    assert kept[-1] is not None and kept[0] is None
+
+
+async def test_a_redelivered_completed_job_is_acked_without_running(redis_client, keys, publisher, wait_for):
+    """If a completed job's entry is delivered again (an ack lost), the handler does not run again."""
+    runs = []
+
+    async def handle(event, context):
+        runs.append(context.job_id)
+
+    event = SeedMovieRequested.for_movie(12)
+    await publisher.publish(event)
+    async with Running(make_worker(redis_client, keys, handle)):
+        await wait_for(lambda: _job_state(redis_client, keys, event.job_id, "completed"))
+        # The same entry again, as if the ack of the first delivery had been lost.
+        await redis_client.xadd(keys.stream(CATALOG_SEED_MOVIE), {"job_id": event.job_id, "data": b"{}"})
+        await wait_for(lambda: _group_pending_is(redis_client, keys, 0, delivered=2))
+    assert runs == [event.job_id]
+
+
+async def test_pause_stops_consumption_until_resumed(redis_client, keys, publisher, admin, wait_for):
+    """A paused stream is not read; resuming it lets the jobs run."""
+    seen = []
+
+    async def handle(event, context):
+        seen.append(event.tmdb_id)
+
+    await admin.pause(CATALOG_SEED_MOVIE)
+    async with Running(make_worker(redis_client, keys, handle)):
+        await asyncio.sleep(0.3)
+        await publisher.publish(SeedMovieRequested.for_movie(1))
+        await asyncio.sleep(0.5)
+        assert seen == []
+        (stats,) = await admin.stats([CATALOG_SEED_MOVIE])
+        assert stats.paused and stats.length == 1
+        await admin.resume(CATALOG_SEED_MOVIE)
+        await wait_for(lambda: _true(seen == [1]))
+
+
+async def _true(value):
+    return value
+
+
+async def _job_state(client, keys, job_id, state):
+    job = await get_job(client, keys, job_id)
+    return job if job is not None and job.state == state else None
+
+
+async def _dead_count(client, keys, count):
+    return await client.xlen(keys.dead(CATALOG_SEED_MOVIE)) == count
+
+
+async def _processed(client, keys, count):
+    return int(await client.hget(keys.counters(CATALOG_SEED_MOVIE), "processed") or 0) >= count
+
+
+async def _group_pending_is(client, keys, pending, delivered):
+    (group,) = await client.xinfo_groups(keys.stream(CATALOG_SEED_MOVIE))
+    return group["pending"] == pending and group["entries-read"] == delivered
+
+
+@pytest.fixture(autouse=True)
+def _fast_tests():
+    """Keeps every test here short: none should need more than the waits it states."""
+    yield
