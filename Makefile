@@ -8,8 +8,8 @@ PACKAGES := libs/popchoice_common services/catalog-seeder services/recommender s
             services/discovery services/backfill services/health-reporter
 PYTEST_WORKERS ?= 2
 
-.PHONY: help install demo test lint typecheck migrate seed calibrate db-start db-stop \
-        bench-seed gateway recommender discovery backfill health clean
+.PHONY: help install demo test lint migrate seed calibrate db-start db-stop jobs asyncapi \
+        bench-seed bench-streams gateway recommender discovery backfill health clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,15 @@ db-stop: $(STAMP) ## stop the embedded PostgreSQL
 
 bench-seed: $(STAMP) ## seeding benchmark: 10,000 entries (hash) and 1,000 (local)
 	$(BIN)/python bench/seed/run.py
+
+bench-streams: $(STAMP) ## streams benchmark: 20,000 no-op jobs, ours vs BullMQ 5 (Node), and latency at 1,000 jobs/s
+	$(BIN)/python bench/streams/run.py
+
+jobs: $(STAMP) ## queue statistics of every stream (popchoice-jobs stats; see popchoice-jobs --help for more)
+	$(BIN)/popchoice-jobs stats
+
+asyncapi: $(STAMP) ## write the AsyncAPI document of the job streams to docs/asyncapi.json
+	$(BIN)/popchoice-asyncapi --output docs/asyncapi.json
 
 gateway recommender discovery backfill: $(STAMP) ## (not built yet: says what it will do)
 	$(BIN)/popchoice-$@
