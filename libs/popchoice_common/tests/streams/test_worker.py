@@ -278,3 +278,52 @@ async def _group_pending_is(client, keys, pending, delivered):
 def _fast_tests():
     """Keeps every test here short: none should need more than the waits it states."""
     yield
+
+
+async def test_metrics_count_per_service_and_stream(redis_client, keys, publisher, wait_for):
+    """Processed, failed, retried and dead-lettered jobs and handler latency are exported per service and stream."""
+    from prometheus_client import REGISTRY
+
+    def sample(name, **labels):
+        return REGISTRY.get_sample_value(name, {"service": "metrics-test", "stream": CATALOG_SEED_MOVIE, **labels}) or 0
+
+    before = {name: sample(name) for name in ("popchoice_jobs_processed_total", "popchoice_jobs_dead_lettered_total")}
+
+    async def handle(event, context):
+        if event.tmdb_id == 0:
+            raise PermanentError("no")
+
+    worker = Worker(redis_client, service="metrics-test", keys=keys, consumer="m", block_ms=100)
+    worker.subscribe(CATALOG_SEED_MOVIE, handle, policy=FAST)
+    await publisher.publish_many([SeedMovieRequested.for_movie(i) for i in range(3)])
+    async with Running(worker):
+        await wait_for(lambda: _processed(redis_client, keys, 2))
+        await wait_for(lambda: _dead_count(redis_client, keys, 1))
+    assert sample("popchoice_jobs_processed_total") - before["popchoice_jobs_processed_total"] == 2
+    assert sample("popchoice_jobs_dead_lettered_total") - before["popchoice_jobs_dead_lettered_total"] == 1
+    assert sample("popchoice_job_handler_seconds_count") >= 3
+
+
+def test_consumer_names_are_host_and_pid(redis_client):
+    """Each process is a consumer named host-pid."""
+    import os
+    import socket
+
+    assert Worker(redis_client, service="x").consumer == f"{socket.gethostname()}-{os.getpid()}"
+
+
+def test_metrics_are_served_over_http(monkeypatch):
+    """With METRICS_PORT set, a worker process serves Prometheus text on /metrics."""
+    import socket
+    import urllib.request
+
+    from popchoice_common.settings import PopChoiceSettings
+    from popchoice_common.streams.runtime import serve_metrics
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("METRICS_PORT", str(port))
+    serve_metrics(PopChoiceSettings())
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert "popchoice_jobs_processed_total" in body
