@@ -74,15 +74,20 @@ class DiscoverPageRequested(Event, frozen=True, kw_only=True, tag=CATALOG_DISCOV
     page: int
     language: str = "en-US"
     dry_run: bool = False
+    #: The discovery run this page belongs to: the per-run cap on new films is counted per run.
+    run_id: str = ""
 
     @classmethod
-    def for_page(cls, source: str, page: int, language: str = "en-US", dry_run: bool = False) -> DiscoverPageRequested:
+    def for_page(
+        cls, source: str, page: int, language: str = "en-US", *, dry_run: bool = False, run_id: str = ""
+    ) -> DiscoverPageRequested:
         return cls(
             job_id=f"tmdb-discover:{source}:{page}:{language}",
             source=source,
             page=page,
             language=language,
             dry_run=dry_run,
+            run_id=run_id,
         )
 
 

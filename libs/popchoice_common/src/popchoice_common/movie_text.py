@@ -20,7 +20,10 @@ def movie_embedding_text(
     description: str,
     genres: Sequence[str] = (),
 ) -> str:
-    """The one text every service embeds for a movie. Unknown fields are left out, not invented."""
+    """The one text every service embeds for a movie. Unknown fields are left out, not invented.
+
+    Genres are sorted so the same film always gives the same text, whatever order they came in.
+    """
     lines = [f"{name} ({year})" if year else name]
     facts = []
     if age_rating:
@@ -32,7 +35,7 @@ def movie_embedding_text(
     if facts:
         lines.append(". ".join(facts) + ".")
     if genres:
-        lines.append("Genres: " + ", ".join(genres) + ".")
+        lines.append("Genres: " + ", ".join(sorted(genres)) + ".")
     if description.strip():
         lines.append(description.strip())
     return "\n".join(lines)

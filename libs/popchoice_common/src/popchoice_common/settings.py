@@ -80,6 +80,18 @@ class PopChoiceSettings(BaseSettings):
     worker_shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     metrics_port: int | None = Field(default=None, ge=1, le=65535, description="Serve /metrics here when set.")
 
+    tmdb_api_key: SecretStr | None = Field(default=None, description="TMDB v4 read-access token (Bearer).")
+    tmdb_base_url: str = Field(default="https://api.themoviedb.org/3")
+    tmdb_language: str = Field(default="en-US")
+    tmdb_image_base_url: str = Field(default="https://image.tmdb.org/t/p")
+    tmdb_timeout_seconds: float = Field(default=10.0, gt=0)
+    tmdb_max_retries: int = Field(default=3, ge=0)
+    catalog_tmdb_requests_per_window: int = Field(default=10, ge=1)
+    catalog_tmdb_rate_limit_window_ms: int = Field(default=10_000, ge=1)
+    catalog_tmdb_429_backoff_ms: int = Field(default=30_000, ge=0)
+    catalog_tmdb_rate_limit_margin_ms: int = Field(default=100, ge=0)
+    catalog_maintenance_concurrency: int = Field(default=1, ge=1)
+
     embedding_provider: EmbeddingProvider | None = Field(
         default=None, description="openai | local | hash. Unset: openai when OPENAI_API_KEY is set, else local."
     )
@@ -90,7 +102,7 @@ class PopChoiceSettings(BaseSettings):
     openai_base_url: str | None = None
     openai_timeout_seconds: float = Field(default=60.0, gt=0)
 
-    @field_validator("database_url", "redis_url", "openai_api_key", mode="before")
+    @field_validator("database_url", "redis_url", "openai_api_key", "tmdb_api_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

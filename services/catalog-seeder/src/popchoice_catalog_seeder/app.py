@@ -1,4 +1,4 @@
-"""``popchoice-seed``: the one-shot curated seed (make seed)."""
+"""``popchoice-seed``: the one-shot curated seed (make seed); ``popchoice-catalog-seeder``: the stream worker."""
 
 from __future__ import annotations
 
@@ -56,8 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="popchoice-seed", description="Seed the catalog from the movies file.")
     parser.add_argument("--dry-run", action="store_true", help="report only (same as DRY_RUN=true)")
     args = parser.parse_args(argv)
-    settings = SeederSettings(**({"dry_run": True} if args.dry_run else {}))
+    settings = SeederSettings()
+    if args.dry_run:
+        settings = settings.model_copy(update={"dry_run": True})
     configure_logging(settings.log_level, settings.log_format)
     summary = asyncio.run(run(settings))
     log.info("seed_finished", file=str(settings.movies_file_path), **summary.as_log_fields())
     return 0
+
+
+def worker_main() -> int:
+    """Consumes catalog.seed-movie and movie-seed.requested until SIGTERM (needs REDIS_URL and TMDB_API_KEY)."""
+    from popchoice_catalog_seeder import handlers
+    from popchoice_common.service import run_worker
+
+    return run_worker("catalog-seeder", SeederSettings(), handlers.register, embedder=True, tmdb=True)

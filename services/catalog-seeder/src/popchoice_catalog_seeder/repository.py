@@ -44,6 +44,7 @@ _INCOMING_COLUMNS = (
     "duration",
     "score_rating",
     "embedding",
+    "embedding_text_hash",
 )
 
 
@@ -56,6 +57,7 @@ async def insert_curated_movies(
     movies: Sequence[CuratedMovie],
     embeddings: np.ndarray,
     embedding_model: str,
+    text_hashes: Sequence[str],
     *,
     rebuild_index: bool = False,
 ) -> int:
@@ -76,13 +78,13 @@ async def insert_curated_movies(
         """
         CREATE TEMPORARY TABLE incoming_curated_movies (
             ord bigserial, name text, normalized_name text, year int, age_rating text,
-            description text, duration int, score_rating numeric(3, 1), embedding vector
+            description text, duration int, score_rating numeric(3, 1), embedding vector, embedding_text_hash text
         ) ON COMMIT DROP
         """
     )
     records = [
-        (m.name, m.normalized_name, m.year, m.age_rating, m.description, m.duration, m.score_rating, vector)
-        for m, vector in zip(movies, embeddings, strict=True)
+        (m.name, m.normalized_name, m.year, m.age_rating, m.description, m.duration, m.score_rating, vector, digest)
+        for m, vector, digest in zip(movies, embeddings, text_hashes, strict=True)
     ]
     await connection.copy_records_to_table("incoming_curated_movies", records=records, columns=_INCOMING_COLUMNS)
     # A stable order (by identity) means concurrent seeders take row locks in the same order.
@@ -90,8 +92,9 @@ async def insert_curated_movies(
         """
         WITH inserted AS (
             INSERT INTO movies (name, normalized_name, year, age_rating, description, duration,
-                                score_rating, embedding, embedding_model)
-            SELECT name, normalized_name, year, age_rating, description, duration, score_rating, embedding, $1
+                                score_rating, embedding, embedding_model, embedding_text_hash)
+            SELECT name, normalized_name, year, age_rating, description, duration, score_rating, embedding, $1,
+                   embedding_text_hash
             FROM incoming_curated_movies
             ORDER BY normalized_name, year
             ON CONFLICT (normalized_name, year) WHERE tmdb_id IS NULL DO NOTHING

@@ -13,6 +13,7 @@ import numpy as np
 
 from popchoice_catalog_seeder import repository
 from popchoice_catalog_seeder.movies_file import CuratedMovie, MalformedEntry, parse_movies_file
+from popchoice_common.catalog.embeddings import text_hash
 from popchoice_common.embedders import Embedder
 from popchoice_common.logs import get_logger
 from popchoice_common.movie_text import movie_embedding_text
@@ -98,28 +99,31 @@ async def seed_movies_file(
         summary.seconds = time.perf_counter() - started
         return summary
 
-    async def embed(batch: list[CuratedMovie]) -> np.ndarray:
+    async def embed(batch: list[CuratedMovie]) -> tuple[np.ndarray, list[str]]:
+        texts = [curated_embedding_text(movie) for movie in batch]
         embed_started = time.perf_counter()
-        vectors = await embedder.embed([curated_embedding_text(movie) for movie in batch])
+        vectors = await embedder.embed(texts)
         summary.embed_seconds += time.perf_counter() - embed_started
-        return vectors
+        return vectors, [text_hash(text) for text in texts]
 
     batches = [new[start : start + batch_size] for start in range(0, len(new), batch_size)]
     if len(new) >= max(bulk_threshold, already_embedded):
-        parts = []
+        parts, hashes = [], []
         for batch in batches:
-            parts.append(await embed(batch))
+            vectors, batch_hashes = await embed(batch)
+            parts.append(vectors)
+            hashes += batch_hashes
             progress(len(batch))
         async with pool.acquire() as connection, connection.transaction():
             summary.inserted = await repository.insert_curated_movies(
-                connection, new, np.concatenate(parts), embedder.model_id, rebuild_index=True
+                connection, new, np.concatenate(parts), embedder.model_id, hashes, rebuild_index=True
             )
     else:
         for batch in batches:
-            vectors = await embed(batch)
+            vectors, batch_hashes = await embed(batch)
             async with pool.acquire() as connection, connection.transaction():
                 summary.inserted += await repository.insert_curated_movies(
-                    connection, batch, vectors, embedder.model_id
+                    connection, batch, vectors, embedder.model_id, batch_hashes
                 )
             progress(len(batch))
     # The rest were inserted by a concurrent seeder between our check and our insert.

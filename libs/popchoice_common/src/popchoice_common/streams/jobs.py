@@ -84,6 +84,10 @@ class Publisher:
         self._keys = keys
         self._script = client.register_script(scripts.PUBLISH)
 
+    @property
+    def keys(self) -> StreamKeys:
+        return self._keys
+
     async def publish(self, event: Event) -> PublishResult:
         """Enqueues one event unless its job id is already known; returns what happened."""
         (result,) = await self.publish_many([event])

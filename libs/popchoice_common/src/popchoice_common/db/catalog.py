@@ -1,0 +1,238 @@
+"""Catalog SQL shared by the services that write TMDB films (seeder, discovery, backfill, recommender).
+
+Functions take a connection and never open or commit transactions; the caller owns the boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+import asyncpg
+import numpy as np
+
+from popchoice_common.catalog.tmdb_records import TMDBMovieRecord
+
+
+async def movie_id_by_tmdb_id(connection: asyncpg.Connection, tmdb_id: int) -> int | None:
+    movie_id: int | None = await connection.fetchval("SELECT id FROM movies WHERE tmdb_id = $1", tmdb_id)
+    return movie_id
+
+
+async def present_tmdb_ids(connection: asyncpg.Connection, tmdb_ids: Iterable[int]) -> set[int]:
+    """Which of these TMDB ids already have a catalog row."""
+    rows = await connection.fetch("SELECT tmdb_id FROM movies WHERE tmdb_id = ANY($1::int[])", list(tmdb_ids))
+    return {row["tmdb_id"] for row in rows}
+
+
+async def present_title_years(
+    connection: asyncpg.Connection, keys: Sequence[tuple[str, int | None]]
+) -> set[tuple[str, int | None]]:
+    """Which (normalised title, year) pairs already have a row (with or without a TMDB id)."""
+    if not keys:
+        return set()
+    rows = await connection.fetch(
+        """
+        SELECT DISTINCT m.normalized_name, m.year
+        FROM movies m
+        JOIN unnest($1::text[], $2::int[]) AS wanted (normalized_name, year)
+          ON m.normalized_name = wanted.normalized_name AND m.year IS NOT DISTINCT FROM wanted.year
+        """,
+        [name for name, _ in keys],
+        [year for _, year in keys],
+    )
+    return {(row["normalized_name"], row["year"]) for row in rows}
+
+
+async def untracked_movie_ids(connection: asyncpg.Connection, normalized_name: str, year: int | None) -> list[int]:
+    """Rows without a TMDB id that carry this normalised title and year."""
+    rows = await connection.fetch(
+        "SELECT id FROM movies WHERE tmdb_id IS NULL AND normalized_name = $1 AND year IS NOT DISTINCT FROM $2"
+        " ORDER BY id",
+        normalized_name,
+        year,
+    )
+    return [row["id"] for row in rows]
+
+
+async def insert_tmdb_movie(
+    connection: asyncpg.Connection,
+    record: TMDBMovieRecord,
+    *,
+    embedding: np.ndarray,
+    embedding_model: str,
+    embedding_text_hash: str,
+    source: str,
+    confidence: Decimal,
+) -> int | None:
+    """Inserts a TMDB film; returns its id, or None when a row with that TMDB id already exists."""
+    movie_id: int | None = await connection.fetchval(
+        """
+        INSERT INTO movies (
+            name, normalized_name, year, age_rating, description, duration, score_rating, original_title,
+            original_language, release_date, vote_count, popularity, tmdb_id, tmdb_match_confidence,
+            tmdb_match_source, tmdb_matched_at, tmdb_metadata, tmdb_metadata_refreshed_at, poster_url,
+            localized_name, embedding, embedding_model, embedding_text_hash
+        ) VALUES (
+            $1, $2, $3, $4, $5, coalesce($6, 0), $7, $8, $9, $10, $11, $12, $13, $14, $15, now(), $16::jsonb, now(),
+            $17, $1, $18, $19, $20
+        )
+        ON CONFLICT (tmdb_id) WHERE tmdb_id IS NOT NULL DO NOTHING
+        RETURNING id
+        """,
+        record.name,
+        record.normalized_name,
+        record.year,
+        record.age_rating,
+        record.description,
+        record.duration,
+        record.score_rating,
+        record.original_title,
+        record.original_language,
+        record.release_date,
+        record.vote_count,
+        record.popularity,
+        record.tmdb_id,
+        confidence,
+        source,
+        record.metadata.decode(),
+        record.poster_url,
+        embedding,
+        embedding_model,
+        embedding_text_hash,
+    )
+    return movie_id
+
+
+async def attach_tmdb_data(
+    connection: asyncpg.Connection,
+    movie_id: int,
+    record: TMDBMovieRecord,
+    *,
+    source: str | None,
+    confidence: Decimal | None,
+) -> None:
+    """Gives an existing row its TMDB identity and metadata (then re-embed it if its text changed).
+
+    source and confidence None keep the row's own (a metadata refresh of an already matched row).
+
+    Never replaces a value with 0 or empty: a missing runtime, rating, poster or description on
+    TMDB's side keeps the row's own.
+    """
+    await connection.execute(
+        """
+        UPDATE movies SET
+            tmdb_id = $2,
+            tmdb_match_confidence = coalesce($3::numeric, tmdb_match_confidence),
+            tmdb_match_source = coalesce($4::text, tmdb_match_source),
+            tmdb_matched_at = coalesce(tmdb_matched_at, now()),
+            tmdb_metadata = $5::jsonb,
+            tmdb_metadata_refreshed_at = now(),
+            duration = CASE WHEN coalesce($6::int, 0) > 0 THEN $6::int ELSE duration END,
+            age_rating = CASE WHEN nullif(btrim(age_rating), '') IS NULL OR age_rating = 'NR'
+                              THEN coalesce(nullif($7::text, ''), age_rating) ELSE age_rating END,
+            score_rating = coalesce(score_rating, $8::numeric),
+            description = CASE WHEN btrim(description) = '' THEN coalesce($9::text, description) ELSE description END,
+            original_title = coalesce(nullif($10, ''), original_title),
+            original_language = coalesce(nullif($11, ''), original_language),
+            release_date = coalesce($12, release_date),
+            vote_count = CASE WHEN $13::int > 0 THEN $13::int ELSE vote_count END,
+            popularity = CASE WHEN $14::float8 > 0 THEN $14::float8 ELSE popularity END,
+            poster_url = coalesce(nullif($15, ''), poster_url),
+            localized_name = coalesce(nullif($16, ''), localized_name)
+        WHERE id = $1
+        """,
+        movie_id,
+        record.tmdb_id,
+        confidence,
+        source,
+        record.metadata.decode(),
+        record.duration,
+        record.age_rating if record.age_rating != "NR" else None,
+        record.score_rating,
+        record.description or None,
+        record.original_title,
+        record.original_language,
+        record.release_date,
+        record.vote_count,
+        record.popularity,
+        record.poster_url,
+        record.name,
+    )
+
+
+async def replace_movie_credits(connection: asyncpg.Connection, movie_id: int, record: TMDBMovieRecord) -> None:
+    """Upserts the film's people, genres and keywords and makes its joins exactly the record's."""
+    people = [*record.cast, *record.directors]
+    if people:
+        await connection.executemany(
+            """
+            INSERT INTO catalog_people (tmdb_id, name, profile_path) VALUES ($1, $2, $3)
+            ON CONFLICT (tmdb_id) DO UPDATE SET name = excluded.name, profile_path = excluded.profile_path,
+                updated_at = now()
+            WHERE (catalog_people.name, catalog_people.profile_path)
+                  IS DISTINCT FROM (excluded.name, excluded.profile_path)
+            """,
+            sorted({(p.tmdb_id, p.name, p.profile_path) for p in people}),
+        )
+    for table, rows in (("catalog_genres", record.genres), ("catalog_keywords", record.keywords)):
+        if rows:
+            await connection.executemany(
+                f"""
+                INSERT INTO {table} (tmdb_id, name) VALUES ($1, $2)
+                ON CONFLICT (tmdb_id) DO UPDATE SET name = excluded.name, updated_at = now()
+                WHERE {table}.name IS DISTINCT FROM excluded.name
+                """,
+                sorted(set(rows)),
+            )
+    await connection.execute("DELETE FROM movie_people WHERE movie_id = $1", movie_id)
+    await connection.execute("DELETE FROM movie_genres WHERE movie_id = $1", movie_id)
+    await connection.execute("DELETE FROM movie_keywords WHERE movie_id = $1", movie_id)
+    credits = [(movie_id, p.tmdb_id, "cast", p.order, p.character) for p in record.cast]
+    credits += [(movie_id, p.tmdb_id, "director", 0, None) for p in record.directors]
+    if credits:
+        await connection.executemany(
+            'INSERT INTO movie_people (movie_id, person_id, role, "order", character) VALUES ($1, $2, $3, $4, $5)'
+            " ON CONFLICT DO NOTHING",
+            credits,
+        )
+    await connection.execute(
+        "INSERT INTO movie_genres (movie_id, genre_id) SELECT $1, unnest($2::int[]) ON CONFLICT DO NOTHING",
+        movie_id,
+        [genre_id for genre_id, _ in record.genres],
+    )
+    await connection.execute(
+        "INSERT INTO movie_keywords (movie_id, keyword_id) SELECT $1, unnest($2::int[]) ON CONFLICT DO NOTHING",
+        movie_id,
+        [keyword_id for keyword_id, _ in record.keywords],
+    )
+
+
+async def embedding_inputs(connection: asyncpg.Connection, movie_id: int) -> asyncpg.Record | None:
+    """What a row's embedding text is built from, with its genre names and current embedding facts."""
+    row: asyncpg.Record | None = await connection.fetchrow(
+        """
+        SELECT m.name, m.year, m.age_rating, m.duration, m.score_rating, m.description, m.embedding_model,
+               m.embedding_text_hash,
+               coalesce(array_agg(g.name ORDER BY g.name) FILTER (WHERE g.name IS NOT NULL), '{}') AS genres
+        FROM movies m
+        LEFT JOIN movie_genres mg ON mg.movie_id = m.id
+        LEFT JOIN catalog_genres g ON g.tmdb_id = mg.genre_id
+        WHERE m.id = $1
+        GROUP BY m.id
+        """,
+        movie_id,
+    )
+    return row
+
+
+async def set_embedding(
+    connection: asyncpg.Connection, movie_id: int, embedding: np.ndarray, model: str, text_hash: str
+) -> None:
+    await connection.execute(
+        "UPDATE movies SET embedding = $2, embedding_model = $3, embedding_text_hash = $4 WHERE id = $1",
+        movie_id,
+        embedding,
+        model,
+        text_hash,
+    )

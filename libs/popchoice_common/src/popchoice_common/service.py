@@ -1,0 +1,112 @@
+"""Process start-up shared by every service: resources created once, passed in, closed on the way out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+import redis.asyncio as redis
+
+from popchoice_common.db import create_pool, resolve_database_url
+from popchoice_common.embedders import Embedder, create_embedder
+from popchoice_common.errors import ConfigurationError
+from popchoice_common.logs import configure_logging, get_logger
+from popchoice_common.settings import PopChoiceSettings
+from popchoice_common.streams.jobs import Publisher
+from popchoice_common.streams.runtime import create_publisher, create_redis, create_worker, serve_metrics
+from popchoice_common.streams.worker import Worker
+from popchoice_common.tmdb import TMDBClient, create_rate_limiter, create_tmdb_client
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Resources:
+    """What handlers need, created once per process."""
+
+    settings: PopChoiceSettings
+    pool: asyncpg.Pool
+    redis: redis.Redis | None
+    publisher: Publisher | None
+    embedder: Embedder | None
+    tmdb: TMDBClient | None
+
+    def require_embedder(self) -> Embedder:
+        if self.embedder is None:
+            raise ConfigurationError("this process was started without an embedder")
+        return self.embedder
+
+    def require_tmdb(self) -> TMDBClient:
+        if self.tmdb is None:
+            raise ConfigurationError("TMDB_API_KEY is not set")
+        return self.tmdb
+
+    def require_publisher(self) -> Publisher:
+        if self.publisher is None:
+            raise ConfigurationError("REDIS_URL is not set")
+        return self.publisher
+
+
+@asynccontextmanager
+async def open_resources(
+    settings: PopChoiceSettings,
+    *,
+    embedder: bool = False,
+    tmdb: bool = False,
+    require_redis: bool = False,
+    pool_max_size: int = 10,
+) -> AsyncIterator[Resources]:
+    """Opens the pool, Redis, the embedder and the TMDB client the process asked for; closes them after."""
+    if tmdb and settings.tmdb_api_key is None:
+        raise ConfigurationError("TMDB_API_KEY is required here")
+    client = create_redis(settings) if (require_redis or settings.redis_url is not None) else None
+    pool = await create_pool(resolve_database_url(settings), min_size=1, max_size=pool_max_size)
+    the_embedder = create_embedder(settings) if embedder else None
+    tmdb_client = create_tmdb_client(settings, create_rate_limiter(settings, client)) if tmdb else None
+    try:
+        yield Resources(
+            settings=settings,
+            pool=pool,
+            redis=client,
+            publisher=create_publisher(client, settings) if client is not None else None,
+            embedder=the_embedder,
+            tmdb=tmdb_client,
+        )
+    finally:
+        if tmdb_client is not None:
+            await tmdb_client.aclose()
+        if the_embedder is not None:
+            await the_embedder.aclose()
+        await pool.close()
+        if client is not None:
+            await client.aclose()
+
+
+def run_worker(
+    service: str,
+    settings: PopChoiceSettings,
+    register: Callable[[Worker, Resources], None],
+    *,
+    embedder: bool = False,
+    tmdb: bool = False,
+) -> int:
+    """Runs a service's stream handlers until SIGTERM; returns the exit code."""
+    configure_logging(settings.log_level, settings.log_format)
+    serve_metrics(settings)
+
+    async def main() -> None:
+        async with open_resources(settings, embedder=embedder, tmdb=tmdb, require_redis=True) as resources:
+            assert resources.redis is not None
+            worker = create_worker(resources.redis, settings, service=service)
+            register(worker, resources)
+            await worker.run()
+
+    try:
+        asyncio.run(main())
+    except ConfigurationError as exc:
+        log.error("service_not_started", service=service, error=str(exc))
+        return 2
+    return 0

@@ -1,0 +1,5 @@
+import sys
+
+from popchoice_discovery.app import main
+
+sys.exit(main())
