@@ -9,7 +9,8 @@ PACKAGES := libs/popchoice_common services/catalog-seeder services/recommender s
 PYTEST_WORKERS ?= 2
 
 .PHONY: help install demo test lint migrate seed calibrate db-start db-stop jobs asyncapi \
-        bench-seed bench-streams gateway recommender discovery backfill health clean
+        bench-seed bench-streams bench-tmdb gateway recommender catalog-seeder discovery discovery-enqueue \
+        backfill backfill-enqueue health clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -66,11 +67,29 @@ jobs: $(STAMP) ## queue statistics of every stream (popchoice-jobs stats; see po
 asyncapi: $(STAMP) ## write the AsyncAPI document of the job streams to docs/asyncapi.json
 	$(BIN)/popchoice-asyncapi --output docs/asyncapi.json
 
-gateway recommender discovery backfill: $(STAMP) ## (not built yet: says what it will do)
+gateway recommender: $(STAMP) ## (not built yet: says what it will do)
 	$(BIN)/popchoice-$@
 
-health: $(STAMP) ## catalog health report (not built yet: says what it will do)
+catalog-seeder: $(STAMP) ## the catalog-seeder worker: catalog.seed-movie and movie-seed.requested (REDIS_URL, TMDB_API_KEY)
+	$(BIN)/popchoice-catalog-seeder
+
+discovery: $(STAMP) ## one TMDB discovery run in this process (new films seeded directly; needs TMDB_API_KEY)
+	$(BIN)/popchoice-discovery --once
+
+discovery-enqueue: $(STAMP) ## enqueue catalog.discover-page jobs for TMDB_SOURCES x MAX_PAGES_PER_SOURCE (REDIS_URL)
+	$(BIN)/popchoice-discovery enqueue
+
+backfill: $(STAMP) ## one backfill run: match rows missing TMDB identity or metadata (needs TMDB_API_KEY)
+	$(BIN)/popchoice-backfill
+
+backfill-enqueue: $(STAMP) ## enqueue a catalog.backfill-movie job per candidate row (REDIS_URL)
+	$(BIN)/popchoice-backfill enqueue
+
+health: $(STAMP) ## the catalog health report (CATALOG_HEALTH_FORMAT text|json; popchoice-health --fail-on ...)
 	$(BIN)/popchoice-health
+
+bench-tmdb: $(STAMP) ## shared TMDB budget benchmark: four worker processes against the fake TMDB's limit
+	$(BIN)/python bench/tmdb_budget/run.py
 
 clean: ## remove the virtualenv (keeps .data)
 	rm -rf $(VENV)

@@ -1,4 +1,4 @@
-"""The ``popchoice`` pytest plugin: fixtures for real PostgreSQL + pgvector, real Redis and fake OpenAI.
+"""The ``popchoice`` pytest plugin: real PostgreSQL + pgvector and Redis; fake OpenAI and TMDB servers.
 
 Isolation: each test process (xdist worker) gets its own migrated database; ``db_pool`` empties
 the data tables after each test and ``db_conn`` rolls its transaction back. Redis tests get a key
@@ -23,6 +23,7 @@ from popchoice_common.db.migrations import configure_embedding_model, migrate
 from popchoice_common.db.pool import create_pool
 from popchoice_common.embedders.hashing import HashEmbedder
 from popchoice_common.testing.fake_openai import FakeOpenAIServer
+from popchoice_common.testing.fake_tmdb import FakeTMDBServer
 from popchoice_common.testing.provision import postgres_server_url, redis_server_url, with_database
 
 TEST_EMBEDDING_DIMENSIONS = 384
@@ -188,6 +189,22 @@ def fake_openai(fake_openai_server: FakeOpenAIServer) -> Iterator[FakeOpenAIServ
     fake_openai_server.state.reset()
     yield fake_openai_server
     fake_openai_server.state.reset()
+
+
+@pytest.fixture(scope="session")
+def fake_tmdb_server() -> Iterator[FakeTMDBServer]:
+    """One fake TMDB API v3 server for the session (base_url ends in /3; no rate limit unless a test sets one)."""
+    server = FakeTMDBServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_tmdb(fake_tmdb_server: FakeTMDBServer) -> Iterator[FakeTMDBServer]:
+    """The fake TMDB server with its films, recorded requests, counters, faults and rate limit reset."""
+    fake_tmdb_server.state.reset()
+    yield fake_tmdb_server
+    fake_tmdb_server.state.reset()
 
 
 @pytest.fixture
