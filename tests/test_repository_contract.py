@@ -5,12 +5,22 @@ from pathlib import Path
 
 import yaml
 
+from popchoice_backfill.config import BackfillSettings
 from popchoice_catalog_seeder.config import SeederSettings
 from popchoice_common.db.migrations import MigrateSettings
 from popchoice_common.settings import PopChoiceSettings
+from popchoice_discovery.config import DiscoverySettings
+from popchoice_health_reporter.config import HealthSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-SETTINGS_CLASSES = [PopChoiceSettings, MigrateSettings, SeederSettings]
+SETTINGS_CLASSES = [
+    PopChoiceSettings,
+    MigrateSettings,
+    SeederSettings,
+    DiscoverySettings,
+    BackfillSettings,
+    HealthSettings,
+]
 
 
 def known_settings() -> set[str]:
@@ -49,7 +59,7 @@ def test_every_environment_variable_is_a_real_setting():
 def test_every_setting_is_documented_in_the_readme():
     """The README's settings table names every setting."""
     readme = (ROOT / "README.md").read_text()
-    documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", readme, flags=re.MULTILINE))
+    documented = set(re.findall(r"^\| `([A-Z0-9_]+)`", readme, flags=re.MULTILINE))
     assert known_settings() <= documented, known_settings() - documented
 
 

@@ -6,8 +6,14 @@ OVERVIEW = "A long enough overview that says what the film is about, its tone an
 
 
 def film(tmdb_id, **overrides):
-    fields = {"id": tmdb_id, "title": f"Film {tmdb_id}", "vote_count": 1000, "vote_average": 7.0,
-              "overview": OVERVIEW, "release_date": "2020-01-01"}
+    fields = {
+        "id": tmdb_id,
+        "title": f"Film {tmdb_id}",
+        "vote_count": 1000,
+        "vote_average": 7.0,
+        "overview": OVERVIEW,
+        "release_date": "2020-01-01",
+    }
     fields.update(overrides)
     return MovieSummary(**fields)
 

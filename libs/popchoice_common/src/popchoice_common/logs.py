@@ -10,7 +10,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -37,9 +37,13 @@ def _redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, 
     return event_dict
 
 
-def configure_logging(level: str = "INFO", log_format: str = "auto") -> None:
-    """Configures structlog and routes stdlib logging through the same renderer."""
-    as_json = log_format == "json" or (log_format == "auto" and not sys.stdout.isatty())
+def configure_logging(level: str = "INFO", log_format: str = "auto", *, stream: TextIO | None = None) -> None:
+    """Configures structlog and routes stdlib logging through the same renderer.
+
+    Logs go to stdout unless stream says otherwise (a command whose stdout is its output uses stderr).
+    """
+    stream = stream or sys.stdout
+    as_json = log_format == "json" or (log_format == "auto" and not stream.isatty())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -64,7 +68,7 @@ def configure_logging(level: str = "INFO", log_format: str = "auto") -> None:
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -58,12 +58,11 @@ class Backfiller:
         self.settings = settings
 
     async def _search(self, name: str, year: int | None) -> list[MovieSummary]:
-        """Search with the year first, then without (TMDB's year can be off by a festival release)."""
+        """Search with the year, then without: a same-titled film a year off must be seen to be ruled out."""
         results: list[MovieSummary] = []
         if year is not None:
             results += (await self.tmdb.search(name, year=year)).results
-        if not results or decide(name, year, results).kind == "no_match":
-            results += (await self.tmdb.search(name)).results
+        results += (await self.tmdb.search(name)).results
         return results
 
     async def _finish(self, movie_id: int, result: str, detail: str = "") -> BackfillOutcome:

@@ -1,1 +1,1 @@
-"""PopChoice health reporter: catalog health report and operator screens."""
+"""PopChoice health reporter: the catalog health report (missing TMDB data, coverage gaps, duplicates)."""

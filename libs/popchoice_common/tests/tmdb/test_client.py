@@ -1,0 +1,177 @@
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from popchoice_common.logs import configure_logging
+from popchoice_common.testing.fake_tmdb import API_KEY, make_movie
+from popchoice_common.tmdb import RedisRateLimiter, TMDBClient, us_certification
+from popchoice_common.tmdb.errors import (
+    TMDBBadData,
+    TMDBNotFound,
+    TMDBRateLimited,
+    TMDBUnauthorized,
+    TMDBUnavailable,
+)
+
+
+@pytest.fixture
+def limiter(redis_client, key_prefix):
+    return RedisRateLimiter(redis_client, prefix=key_prefix, requests_per_window=1000, window_ms=1000)
+
+
+@pytest.fixture
+async def client(fake_tmdb, limiter):
+    tmdb = TMDBClient(
+        api_key=API_KEY,
+        limiter=limiter,
+        base_url=fake_tmdb.base_url,
+        timeout_seconds=0.5,
+        retry_backoff_seconds=0.01,
+        backoff_429_ms=700,
+    )
+    yield tmdb
+    await tmdb.aclose()
+
+
+async def test_lists_decode_with_paging_and_dates(fake_tmdb, client):
+    """A list page decodes with its films, total_pages and the dates now_playing carries."""
+    fake_tmdb.state.add(*(make_movie(i, f"Film {i}", lists={"now_playing"}) for i in range(1, 26)))
+    first = await client.movie_list("now_playing", 1)
+    second = await client.movie_list("now_playing", 2)
+    assert (len(first.results), len(second.results), first.total_pages) == (20, 5, 2)
+    assert first.dates is not None and first.dates.minimum
+    assert fake_tmdb.requests[0].query["language"] == "en-US"
+    assert fake_tmdb.requests[0].headers["Authorization"] == f"Bearer {API_KEY}"
+
+
+async def test_details_bring_credits_keywords_and_certification(fake_tmdb, client):
+    """movie/{id} appends release dates, credits and keywords; the US theatrical certification is read."""
+    fake_tmdb.state.add(make_movie(603, "The Matrix", us_release_dates=[(1, "PG-13"), (3, "R")], runtime=136))
+    details = await client.movie_details(603)
+    assert details.runtime == 136 and us_certification(details) == "R"
+    assert details.credits is not None and details.credits.cast and details.keywords is not None
+    assert fake_tmdb.requests[0].query["append_to_response"] == "release_dates,credits,keywords"
+
+
+async def test_page_above_500_is_refused_before_any_request(fake_tmdb, client):
+    """TMDB rejects pages above 500, so the client does not spend a request on one."""
+    with pytest.raises(ValueError, match="500"):
+        await client.movie_list("popular", 501)
+    assert fake_tmdb.requests == []
+
+
+async def test_unknown_film_is_a_permanent_not_found(fake_tmdb, client):
+    """A 404 raises TMDBNotFound with TMDB's status_message."""
+    with pytest.raises(TMDBNotFound, match="could not be found") as caught:
+        await client.movie_details(999)
+    assert not caught.value.retryable
+
+
+async def test_bad_key_is_refused_and_never_shown(fake_tmdb, limiter, capsys):
+    """A refused key raises TMDBUnauthorized; the key appears in no error and no log line."""
+    configure_logging("INFO", "json")
+    secret = "tmdb-secret-token-123456"
+    tmdb = TMDBClient(api_key=secret, limiter=limiter, base_url=fake_tmdb.base_url, retry_backoff_seconds=0.01)
+    fake_tmdb.state.fail_next(503)
+    with pytest.raises(TMDBUnauthorized) as caught:
+        await tmdb.movie_list("popular")
+    await tmdb.aclose()
+    assert secret not in str(caught.value) and secret not in capsys.readouterr().out
+
+
+async def test_server_errors_are_retried(fake_tmdb, client):
+    """5xx answers are retried with backoff and the request then succeeds."""
+    fake_tmdb.state.add(make_movie(1, "One"))
+    fake_tmdb.state.fail_next(502, count=2)
+    assert (await client.movie_details(1)).title == "One"
+    assert [request.status for request in fake_tmdb.requests] == [502, 502, 200]
+
+
+async def test_persistent_server_errors_become_retryable_failures(fake_tmdb, client):
+    """When retries run out the error is retryable, for the job runtime to try later."""
+    fake_tmdb.state.fail_next(500, count=10)
+    with pytest.raises(TMDBUnavailable) as caught:
+        await client.movie_list("popular")
+    assert caught.value.retryable and len(fake_tmdb.requests) == 4
+
+
+async def test_timeouts_are_retried(fake_tmdb, client):
+    """A response slower than the timeout is retried."""
+    fake_tmdb.state.add(make_movie(1, "One"))
+    fake_tmdb.state.slow_next(1.0)
+    assert (await client.movie_details(1)).id == 1
+
+
+async def test_malformed_json_is_bad_data(fake_tmdb, client):
+    """A body that is not valid JSON raises a permanent TMDBBadData."""
+    fake_tmdb.state.add(make_movie(1, "One"))
+    fake_tmdb.state.malformed_next()
+    with pytest.raises(TMDBBadData):
+        await client.movie_details(1)
+
+
+async def test_missing_required_fields_are_bad_data(fake_tmdb, client):
+    """A film without its id does not decode into a half-filled object."""
+    fake_tmdb.state.add(make_movie(1, "One"))
+    fake_tmdb.state.omit_fields = {"id"}
+    with pytest.raises(TMDBBadData, match="id"):
+        await client.movie_details(1)
+
+
+PROBE = """
+import asyncio, sys, time
+import redis.asyncio as redis
+from popchoice_common.tmdb import RedisRateLimiter
+async def main():
+    client = redis.Redis.from_url(sys.argv[1])
+    limiter = RedisRateLimiter(client, prefix=sys.argv[2], requests_per_window=1000, window_ms=1000)
+    await limiter.acquire("interactive")
+    print(time.time())
+    await client.aclose()
+asyncio.run(main())
+"""
+
+
+def probe_acquire_time(redis_url, prefix):
+    """When another process gets its next TMDB slot (wall clock)."""
+    out = subprocess.run([sys.executable, "-c", PROBE, redis_url, prefix], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+async def test_429_with_retry_after_pauses_every_process(fake_tmdb, client, redis_url, key_prefix):
+    """A 429 with Retry-After: 2 holds every process's TMDB requests for at least 2 s."""
+    fake_tmdb.state.force_429(retry_after=2)
+    before = time.time()
+    with pytest.raises(TMDBRateLimited) as caught:
+        await client.movie_list("popular")
+    assert caught.value.retry_after_seconds == 2 and caught.value.retryable
+    assert probe_acquire_time(redis_url, key_prefix) - before >= 2.0
+
+
+async def test_429_without_retry_after_uses_the_configured_backoff(fake_tmdb, client, redis_url, key_prefix):
+    """Without Retry-After the pause is CATALOG_TMDB_429_BACKOFF_MS (0.7 s here)."""
+    fake_tmdb.state.force_429(retry_after=None)
+    before = time.time()
+    with pytest.raises(TMDBRateLimited) as caught:
+        await client.movie_list("popular")
+    assert caught.value.retry_after_seconds is None
+    waited = probe_acquire_time(redis_url, key_prefix) - before
+    assert 0.7 <= waited < 2.0
+
+
+async def test_http_date_retry_after_is_honoured(fake_tmdb, client):
+    """Retry-After as an HTTP date is turned into seconds."""
+    import email.utils
+
+    fake_tmdb.state.force_429(retry_after=email.utils.formatdate(time.time() + 3, usegmt=True))
+    with pytest.raises(TMDBRateLimited) as caught:
+        await client.movie_list("popular")
+    assert 1.5 <= caught.value.retry_after_seconds <= 3.0
+
+
+def test_error_messages_are_json_safe():
+    """Error strings carry the path and status, fit for a dead letter."""
+    assert json.dumps(str(TMDBNotFound("/movie/1", 404, "gone")))

@@ -1,0 +1,5 @@
+import sys
+
+from popchoice_health_reporter.app import main
+
+sys.exit(main())

@@ -1,0 +1,93 @@
+"""The health report as text (for people) or JSON (one object, for machines). No I/O here."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from popchoice_health_reporter.report import DuplicateGroup, HealthReport, MovieRef, MovieSample, Sample
+
+
+def _movie_json(movie: MovieRef) -> dict[str, Any]:
+    return {"id": movie.id, "name": movie.name, "year": movie.year}
+
+
+def _sample_json(sample: Sample) -> dict[str, Any]:
+    if isinstance(sample, DuplicateGroup):
+        return {**sample.key, "movies": [_movie_json(movie) for movie in sample.movies]}
+    return {"id": sample.id, "name": sample.name, "year": sample.year, sample.field: sample.value}
+
+
+def report_as_dict(report: HealthReport) -> dict[str, Any]:
+    """The JSON shape: generated_at, summary, and findings with name, description, count and samples."""
+    summary = report.summary
+    return {
+        "generated_at": report.generated_at.isoformat(),
+        "summary": {
+            "total_movies": summary.total_movies,
+            "embedded_movies": summary.embedded_movies,
+            "movies_by_embedding_model": dict(summary.movies_by_embedding_model),
+        },
+        "findings": [
+            {
+                "name": finding.name,
+                "description": finding.description,
+                "count": finding.count,
+                "samples": [_sample_json(sample) for sample in finding.samples],
+            }
+            for finding in report.findings
+        ],
+    }
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def format_json(report: HealthReport) -> str:
+    return json.dumps(report_as_dict(report), indent=2, ensure_ascii=False, default=_json_default)
+
+
+def _text_value(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _movie_text(movie: MovieRef | MovieSample) -> str:
+    year = movie.year if movie.year is not None else "n/a"
+    return f"#{movie.id} {movie.name} ({year})"
+
+
+def _sample_text(sample: Sample) -> str:
+    if isinstance(sample, DuplicateGroup):
+        key = " ".join(f"{column}={_text_value(value)}" for column, value in sample.key.items())
+        return f"{key}: " + "; ".join(_movie_text(movie) for movie in sample.movies)
+    return f"{_movie_text(sample)}  {sample.field}={_text_value(sample.value)}"
+
+
+def format_text(report: HealthReport) -> str:
+    """A header, the catalog summary, then per finding a line with its count and its samples indented."""
+    summary = report.summary
+    by_model = ", ".join(f"{model}: {count}" for model, count in summary.movies_by_embedding_model.items())
+    lines = [
+        f"Catalog health report, {report.generated_at.isoformat()}",
+        f"movies: {summary.total_movies}, embedded: {summary.embedded_movies}" + (f" ({by_model})" if by_model else ""),
+        "",
+    ]
+    for finding in report.findings:
+        lines.append(f"{finding.name}: {finding.count} - {finding.description}")
+        lines.extend(f"    {_sample_text(sample)}" for sample in finding.samples)
+        if finding.count > len(finding.samples) and finding.samples:
+            lines.append(f"    ... and {finding.count - len(finding.samples)} more")
+    return "\n".join(lines)
