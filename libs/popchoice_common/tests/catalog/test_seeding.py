@@ -66,7 +66,8 @@ async def test_a_curated_film_is_linked_not_duplicated(db_pool, fake_tmdb, tmdb_
     """A curated row with the same title and year gets the TMDB identity; its own text is kept, gaps filled."""
     movie_id = await db_pool.fetchval(
         "INSERT INTO movies (name, normalized_name, year, age_rating, description, duration, embedding,"
-        " embedding_model, embedding_text_hash) VALUES ('The Matrix', $1, 1999, 'R', 'Our own words.', 0, $2, $3, 'old') RETURNING id",
+        " embedding_model, embedding_text_hash)"
+        " VALUES ('The Matrix', $1, 1999, 'R', 'Our own words.', 0, $2, $3, 'old') RETURNING id",
         normalize_title("The Matrix"),
         await hash_embedder.embed_one("The Matrix"),
         hash_embedder.model_id,
