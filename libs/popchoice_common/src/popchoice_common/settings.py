@@ -92,6 +92,23 @@ class PopChoiceSettings(BaseSettings):
     catalog_tmdb_rate_limit_margin_ms: int = Field(default=100, ge=0)
     catalog_maintenance_concurrency: int = Field(default=1, ge=1)
 
+    openai_chat_model: str | None = Field(
+        default="gpt-4o-mini", description="Writes pick descriptions when OPENAI_API_KEY is set; empty: none."
+    )
+    openai_moderation_model: str = Field(default="omni-moderation-latest")
+    description_timeout_seconds: float = Field(default=8.0, gt=0)
+    description_max_tokens: int = Field(default=600, ge=50)
+
+    similarity_threshold: float | None = Field(
+        default=None, description="Strong-match similarity. Unset: the embedding model's calibrated threshold."
+    )
+    min_high_quality_local: int = Field(default=3, ge=0)
+    local_match_count: int = Field(default=6, ge=1)
+    local_match_threshold: float = Field(default=0.1)
+    max_total_movies: int = Field(default=6, ge=1)
+    max_jit_seed_movies: int = Field(default=5, ge=0)
+    recent_recommendation_days: int = Field(default=30, ge=0)
+
     embedding_provider: EmbeddingProvider | None = Field(
         default=None, description="openai | local | hash. Unset: openai when OPENAI_API_KEY is set, else local."
     )
@@ -109,7 +126,7 @@ class PopChoiceSettings(BaseSettings):
             return None
         return value
 
-    @field_validator("embedding_provider", "embedding_model", "openai_base_url", mode="before")
+    @field_validator("embedding_provider", "embedding_model", "openai_base_url", "openai_chat_model", mode="before")
     @classmethod
     def _blank_text_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

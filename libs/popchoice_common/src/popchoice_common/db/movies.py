@@ -35,3 +35,11 @@ async def match_movies(executor: Executor, embedding: np.ndarray, *, threshold: 
         count,
     )
     return [MovieMatch(**dict(row)) for row in rows]
+
+
+async def movie_cards(executor: Executor, movie_ids: list[int]) -> dict[int, asyncpg.Record]:
+    """What a pick shows of catalog films: TMDB id, poster and localized name, by movie id."""
+    rows = await executor.fetch(
+        "SELECT id, tmdb_id, poster_url, localized_name FROM movies WHERE id = ANY($1::bigint[])", movie_ids
+    )
+    return {row["id"]: row for row in rows}

@@ -1,0 +1,319 @@
+"""The recommendation pipeline: the I/O around the pure ranking functions.
+
+Embed the quiz → search the catalog → TMDB fallback when too few strong matches → memory filter
+→ merge → descriptions → persist, with each stage written as it starts. The recommender runs it
+for queued jobs; the gateway runs it in-process for the synchronous route and without Redis.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from decimal import Decimal
+
+import asyncpg
+import msgspec
+import numpy as np
+
+from popchoice_common.calibration import calibration_for
+from popchoice_common.db import movies as movies_repository
+from popchoice_common.db import recommendations as repository
+from popchoice_common.db.recommendations import StoredPick, UserMemory
+from popchoice_common.embedders import Embedder
+from popchoice_common.errors import PermanentError
+from popchoice_common.events import Event, MovieSeedRequested, RecommendationCompleted
+from popchoice_common.llm import FilmForPitch, LLMClient
+from popchoice_common.logs import get_logger
+from popchoice_common.movie_text import movie_embedding_text
+from popchoice_common.quiz import QuizAnswers, quiz_embedding_text
+from popchoice_common.recommendation.ranking import (
+    Candidate,
+    apply_memory,
+    catalog_pitch,
+    discover_params,
+    merge_picks,
+    quiz_title_keys,
+)
+from popchoice_common.settings import PopChoiceSettings
+from popchoice_common.streams import Publisher
+from popchoice_common.tmdb import MovieSummary, TMDBClient, poster_url
+from popchoice_common.tmdb.errors import TMDBRateLimited, TMDBRequestRefused, TMDBUnavailable
+
+log = get_logger(__name__)
+TMDB_FAILURES = (TMDBRateLimited, TMDBUnavailable, TMDBRequestRefused)
+
+
+class QuizPerson(msgspec.Struct, rename="camel"):
+    """One person's answers as stored in recommendations.quiz_data (the API's camelCase)."""
+
+    favorite_movie: str
+    new_vs_classic: str
+    mood_preference: list[str]
+    tone_preference: str
+    favorite_movie_why: str | None = None
+
+    def answers(self) -> QuizAnswers:
+        return QuizAnswers(
+            favorite_movie=self.favorite_movie,
+            new_vs_classic=self.new_vs_classic,
+            tone_preference=self.tone_preference,
+            mood_preference=tuple(self.mood_preference),
+            favorite_movie_why=self.favorite_movie_why,
+        )
+
+
+class RecommendationNotFound(PermanentError):
+    def __init__(self, recommendation_id: uuid.UUID) -> None:
+        self.recommendation_id = recommendation_id
+        super().__init__(f"recommendation {recommendation_id} does not exist")
+
+
+def people_from_quiz(quiz_data: object) -> list[QuizAnswers]:
+    """The stored quiz as answers (quiz_data holds a list of people)."""
+    people = msgspec.convert(quiz_data, type=list[QuizPerson])
+    return [person.answers() for person in people]
+
+
+class RecommendationPipeline:
+    """One per process; run() and more_picks() are safe to repeat for the same job."""
+
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        embedder: Embedder,
+        settings: PopChoiceSettings,
+        tmdb: TMDBClient | None = None,
+        llm: LLMClient | None = None,
+        publisher: Publisher | None = None,
+    ) -> None:
+        self.pool = pool
+        self.embedder = embedder
+        self.settings = settings
+        self.tmdb = tmdb
+        self.llm = llm
+        self.publisher = publisher
+        calibration = calibration_for(embedder.model_id)
+        self.threshold = settings.similarity_threshold or calibration.similarity_threshold
+        self.ceiling = calibration.similarity_ceiling
+
+    async def _stage(self, recommendation_id: uuid.UUID, stage: str) -> None:
+        async with self.pool.acquire() as connection:
+            await repository.set_stage(connection, recommendation_id, stage)
+
+    async def _memory(self, user_id: uuid.UUID | None) -> UserMemory:
+        if user_id is None:
+            return UserMemory.empty()
+        async with self.pool.acquire() as connection:
+            return await repository.user_memory(
+                connection, user_id, recent_days=self.settings.recent_recommendation_days
+            )
+
+    async def _local(self, query: np.ndarray, count: int) -> list[Candidate]:
+        async with self.pool.acquire() as connection:
+            matches = await movies_repository.match_movies(
+                connection, query, threshold=self.settings.local_match_threshold, count=count
+            )
+            cards = await movies_repository.movie_cards(connection, [match.id for match in matches])
+        return [
+            Candidate(
+                name=match.name,
+                year=match.year,
+                similarity=float(match.similarity),
+                from_tmdb=False,
+                description=match.description,
+                movie_id=match.id,
+                tmdb_id=cards[match.id]["tmdb_id"],
+                age_rating=match.age_rating,
+                duration=match.duration or None,
+                score_rating=match.score_rating,
+                poster_url=cards[match.id]["poster_url"],
+                localized_name=cards[match.id]["localized_name"],
+            )
+            for match in matches
+        ]
+
+    async def _tmdb(self, people: Sequence[QuizAnswers], query: np.ndarray, page: int, locale: str) -> list[Candidate]:
+        """TMDB discover results for the quiz, scored against the quiz embedding like catalog films."""
+        if self.tmdb is None:
+            return []
+        try:
+            found = await self.tmdb.discover(
+                discover_params(people, dt.date.today()), page, language=locale, priority="interactive"
+            )
+        except TMDB_FAILURES as exc:
+            log.warning("tmdb_fallback_unavailable", error=str(exc))
+            return []
+        films = [movie for movie in found.results if movie.title.strip() and movie.overview.strip()]
+        if not films:
+            return []
+        vectors = await self.embedder.embed([_summary_text(movie) for movie in films])
+        return [
+            Candidate(
+                name=movie.title,
+                year=movie.year,
+                similarity=float(vector @ query),
+                from_tmdb=True,
+                description=movie.overview,
+                tmdb_id=movie.id,
+                score_rating=Decimal(str(round(movie.vote_average, 1))) if movie.vote_count else None,
+                poster_url=poster_url(self.settings.tmdb_image_base_url, movie.poster_path),
+                localized_name=movie.title,
+            )
+            for movie, vector in zip(films, vectors, strict=True)
+        ]
+
+    async def _describe(self, quiz_text: str, picks: Sequence[Candidate], locale: str) -> list[str]:
+        generated: list[str | None] = [None] * len(picks)
+        if self.llm is not None:
+            generated = await self.llm.pitches(
+                quiz_text, [FilmForPitch(pick.name, pick.year, pick.description) for pick in picks], locale
+            )
+        return [text or catalog_pitch(pick) for text, pick in zip(generated, picks, strict=True)]
+
+    def _stored(self, picks: Sequence[Candidate], descriptions: Sequence[str], batch: int) -> list[StoredPick]:
+        return [
+            StoredPick(
+                batch=batch,
+                position=position,
+                is_main_recommendation=batch == 0 and position == 0,
+                movie_key=pick.key,
+                movie_id=pick.movie_id,
+                tmdb_id=pick.tmdb_id,
+                name=pick.name,
+                year=pick.year,
+                similarity=round(pick.similarity, 6),
+                from_tmdb=pick.from_tmdb,
+                ai_description=description,
+                poster_url=pick.poster_url,
+                localized_name=pick.localized_name,
+                score_rating=pick.score_rating,
+                duration=pick.duration,
+                age_rating=pick.age_rating,
+            )
+            for position, (pick, description) in enumerate(zip(picks, descriptions, strict=True))
+        ]
+
+    async def run(self, recommendation_id: uuid.UUID) -> None:
+        """Builds and stores the first batch of picks, then marks the recommendation completed."""
+        async with self.pool.acquire() as connection:
+            row = await repository.get_recommendation(connection, str(recommendation_id))
+        if row is None:
+            raise RecommendationNotFound(recommendation_id)
+        if row["status"] == "completed":
+            return
+        await self._stage(recommendation_id, "preparing")
+        people = people_from_quiz(msgspec.json.decode(row["quiz_data"]))
+        memory = await self._memory(row["user_id"])
+        quiz_text = quiz_embedding_text(people)
+        await self._stage(recommendation_id, "embedding")
+        query = await self.embedder.embed_one(quiz_text)
+        await self._stage(recommendation_id, "local-search")
+        local = self._filter(await self._local(query, self.settings.local_match_count), people, memory, set())
+        strong = [pick for pick in local if pick.similarity >= self.threshold]
+        weak = [pick for pick in local if pick.similarity < self.threshold]
+        tmdb: list[Candidate] = []
+        used_broader_search = False
+        if len(strong) < self.settings.min_high_quality_local and self.tmdb is not None:
+            await self._stage(recommendation_id, "tmdb-search")
+            tmdb = self._filter(await self._tmdb(people, query, 1, row["locale"]), people, memory, set())
+            used_broader_search = bool(tmdb)
+        await self._stage(recommendation_id, "ai-ranking")
+        picks = merge_picks([strong, tmdb, weak], self.settings.max_total_movies)
+        await self._stage(recommendation_id, "posters")
+        await self._stage(recommendation_id, "descriptions")
+        descriptions = await self._describe(quiz_text, picks, row["locale"])
+        stored = self._stored(picks, descriptions, batch=0)
+        async with self.pool.acquire() as connection, connection.transaction():
+            await repository.store_picks(connection, recommendation_id, stored)
+            await repository.complete_recommendation(
+                connection,
+                recommendation_id,
+                used_broader_search=used_broader_search,
+                db_movie_count=sum(1 for pick in picks if not pick.from_tmdb),
+            )
+        await self._announce(recommendation_id, picks, batch=0)
+        log.info(
+            "recommendation_completed",
+            recommendation_id=str(recommendation_id),
+            picks=len(picks),
+            used_broader_search=used_broader_search,
+        )
+
+    def _filter(
+        self, candidates: Sequence[Candidate], people: Sequence[QuizAnswers], memory: UserMemory, shown: set[str]
+    ) -> list[Candidate]:
+        return apply_memory(
+            candidates,
+            excluded_keys=memory.excluded_keys | shown,
+            wrong_mood_keys=memory.wrong_mood_keys,
+            excluded_titles=quiz_title_keys(people),
+        )
+
+    async def _announce(self, recommendation_id: uuid.UUID, picks: Sequence[Candidate], *, batch: int) -> None:
+        """recommendation.completed for listeners; TMDB picks queued for just-in-time seeding."""
+        if self.publisher is None:
+            return
+        seeds = [pick.tmdb_id for pick in picks if pick.from_tmdb and pick.tmdb_id is not None]
+        events: list[Event] = [RecommendationCompleted.for_batch(recommendation_id, "completed", batch)]
+        events += [
+            MovieSeedRequested.for_movie(tmdb_id, self.settings.tmdb_language)
+            for tmdb_id in seeds[: self.settings.max_jit_seed_movies]
+        ]
+        await self.publisher.publish_many(events)
+
+    async def more_picks(self, recommendation_id: uuid.UUID, batch: int) -> None:
+        """Stores batch n: six more films, none already shown for this recommendation."""
+        async with self.pool.acquire() as connection:
+            row = await repository.get_recommendation(connection, str(recommendation_id))
+            if row is None:
+                raise RecommendationNotFound(recommendation_id)
+            shown = await repository.shown_movie_keys(connection, recommendation_id)
+            if row["more_picks_status"] == "completed" and await _batch_stored(connection, recommendation_id, batch):
+                return
+            await repository.set_more_picks_status(connection, recommendation_id, "processing")
+        people = people_from_quiz(msgspec.json.decode(row["quiz_data"]))
+        memory = await self._memory(row["user_id"])
+        quiz_text = quiz_embedding_text(people)
+        query = await self.embedder.embed_one(quiz_text)
+        wanted = self.settings.max_total_movies
+        local = self._filter(await self._local(query, len(shown) + 3 * wanted), people, memory, shown)
+        tmdb = self._filter(await self._tmdb(people, query, batch + 1, row["locale"]), people, memory, shown)
+        picks = merge_picks([tmdb, local], wanted)
+        descriptions = await self._describe(quiz_text, picks, row["locale"])
+        async with self.pool.acquire() as connection, connection.transaction():
+            await repository.store_picks(connection, recommendation_id, self._stored(picks, descriptions, batch))
+            await repository.set_more_picks_status(connection, recommendation_id, "completed")
+        await self._announce(recommendation_id, picks, batch=batch)
+
+    async def fail(self, recommendation_id: uuid.UUID, *, more_picks: bool = False) -> None:
+        """Marks the recommendation (or its more-picks batch) failed with a message fit for a person."""
+        async with self.pool.acquire() as connection:
+            if more_picks:
+                await repository.set_more_picks_status(connection, recommendation_id, "failed")
+            else:
+                await repository.fail_recommendation(
+                    connection, recommendation_id, "We could not finish these picks. Please try again."
+                )
+
+
+async def _batch_stored(connection: asyncpg.Connection, recommendation_id: uuid.UUID, batch: int) -> bool:
+    return bool(
+        await connection.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM recommendation_movies WHERE recommendation_id = $1 AND batch = $2)",
+            recommendation_id,
+            batch,
+        )
+    )
+
+
+def _summary_text(movie: MovieSummary) -> str:
+    return movie_embedding_text(
+        name=movie.title,
+        year=movie.year,
+        age_rating=None,
+        duration=None,
+        score_rating=Decimal(str(round(movie.vote_average, 1))) if movie.vote_count else None,
+        description=movie.overview,
+    )
