@@ -36,3 +36,12 @@ class EmbeddingInputError(PermanentError):
 
 class EmbeddingServiceError(RetryableError):
     """The embedding service failed in a way that may pass (timeout, 5xx, rate limit)."""
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether retrying could help: the error's own word, else yes for anything but a malformed input."""
+    if isinstance(exc, PopChoiceError):
+        return exc.retryable
+    import msgspec
+
+    return not isinstance(exc, (msgspec.ValidationError, msgspec.DecodeError, ValueError, TypeError, KeyError))

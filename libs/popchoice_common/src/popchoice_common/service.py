@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 import asyncpg
 import redis.asyncio as redis
@@ -13,6 +14,7 @@ import redis.asyncio as redis
 from popchoice_common.db import create_pool, resolve_database_url
 from popchoice_common.embedders import Embedder, create_embedder
 from popchoice_common.errors import ConfigurationError
+from popchoice_common.llm import LLMClient
 from popchoice_common.logs import configure_logging, get_logger
 from popchoice_common.settings import PopChoiceSettings
 from popchoice_common.streams.jobs import Publisher
@@ -21,6 +23,21 @@ from popchoice_common.streams.worker import Worker
 from popchoice_common.tmdb import TMDBClient, create_rate_limiter, create_tmdb_client
 
 log = get_logger(__name__)
+TMDBUse = Literal["off", "optional", "required"]
+
+
+def create_llm(settings: PopChoiceSettings) -> LLMClient | None:
+    """The chat/moderation client when OPENAI_API_KEY and OPENAI_CHAT_MODEL are set."""
+    if settings.openai_api_key is None or not settings.openai_chat_model:
+        return None
+    return LLMClient(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url,
+        chat_model=settings.openai_chat_model,
+        moderation_model=settings.openai_moderation_model,
+        timeout_seconds=settings.description_timeout_seconds,
+        max_tokens=settings.description_max_tokens,
+    )
 
 
 @dataclass
@@ -33,6 +50,7 @@ class Resources:
     publisher: Publisher | None
     embedder: Embedder | None
     tmdb: TMDBClient | None
+    llm: LLMClient | None = None
 
     def require_embedder(self) -> Embedder:
         if self.embedder is None:
@@ -55,17 +73,22 @@ async def open_resources(
     settings: PopChoiceSettings,
     *,
     embedder: bool = False,
-    tmdb: bool = False,
+    tmdb: TMDBUse = "off",
+    llm: bool = False,
     require_redis: bool = False,
     pool_max_size: int = 10,
 ) -> AsyncIterator[Resources]:
-    """Opens the pool, Redis, the embedder and the TMDB client the process asked for; closes them after."""
-    if tmdb and settings.tmdb_api_key is None:
+    """Opens the pool, Redis, the embedder, TMDB and the LLM the process asked for; closes them after.
+
+    tmdb "optional" creates the client when TMDB_API_KEY is set; "required" refuses to start without it.
+    """
+    if tmdb == "required" and settings.tmdb_api_key is None:
         raise ConfigurationError("TMDB_API_KEY is required here")
     client = create_redis(settings) if (require_redis or settings.redis_url is not None) else None
     pool = await create_pool(resolve_database_url(settings), min_size=1, max_size=pool_max_size)
     the_embedder = create_embedder(settings) if embedder else None
-    tmdb_client = create_tmdb_client(settings, create_rate_limiter(settings, client)) if tmdb else None
+    tmdb_client = create_tmdb_client(settings, create_rate_limiter(settings, client)) if tmdb != "off" else None
+    llm_client = create_llm(settings) if llm else None
     try:
         yield Resources(
             settings=settings,
@@ -74,8 +97,11 @@ async def open_resources(
             publisher=create_publisher(client, settings) if client is not None else None,
             embedder=the_embedder,
             tmdb=tmdb_client,
+            llm=llm_client,
         )
     finally:
+        if llm_client is not None:
+            await llm_client.aclose()
         if tmdb_client is not None:
             await tmdb_client.aclose()
         if the_embedder is not None:
@@ -91,14 +117,15 @@ def run_worker(
     register: Callable[[Worker, Resources], None],
     *,
     embedder: bool = False,
-    tmdb: bool = False,
+    tmdb: TMDBUse = "off",
+    llm: bool = False,
 ) -> int:
     """Runs a service's stream handlers until SIGTERM; returns the exit code."""
     configure_logging(settings.log_level, settings.log_format)
     serve_metrics(settings)
 
     async def main() -> None:
-        async with open_resources(settings, embedder=embedder, tmdb=tmdb, require_redis=True) as resources:
+        async with open_resources(settings, embedder=embedder, tmdb=tmdb, llm=llm, require_redis=True) as resources:
             assert resources.redis is not None
             worker = create_worker(resources.redis, settings, service=service)
             register(worker, resources)

@@ -25,7 +25,7 @@ log = get_logger(__name__)
 
 
 async def _once(settings: BackfillSettings) -> BackfillSummary:
-    async with open_resources(settings, embedder=not settings.dry_run, tmdb=True) as resources:
+    async with open_resources(settings, embedder=not settings.dry_run, tmdb="required") as resources:
         backfiller = Backfiller(resources.pool, resources.require_tmdb(), resources.embedder, settings)
         with tqdm(unit="movie", desc="backfill", disable=not sys.stderr.isatty()) as bar:
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         settings = settings.model_copy(update={"dry_run": True})
     if args.command == "worker":
-        return run_worker("backfill", settings, handlers.register, embedder=True, tmdb=True)
+        return run_worker("backfill", settings, handlers.register, embedder=True, tmdb="required")
     configure_logging(settings.log_level, settings.log_format)
     try:
         if args.command == "enqueue":

@@ -70,4 +70,4 @@ def worker_main() -> int:
     from popchoice_catalog_seeder import handlers
     from popchoice_common.service import run_worker
 
-    return run_worker("catalog-seeder", SeederSettings(), handlers.register, embedder=True, tmdb=True)
+    return run_worker("catalog-seeder", SeederSettings(), handlers.register, embedder=True, tmdb="required")

@@ -29,7 +29,7 @@ log = get_logger(__name__)
 
 
 async def _once(settings: DiscoverySettings) -> int:
-    async with open_resources(settings, embedder=not settings.dry_run, tmdb=True) as resources:
+    async with open_resources(settings, embedder=not settings.dry_run, tmdb="required") as resources:
         total = len(settings.tmdb_sources) * settings.max_pages_per_source
         with tqdm(total=total, unit="page", desc="discovery", disable=not sys.stderr.isatty()) as bar:
             summary = await run_once(
@@ -52,7 +52,7 @@ async def _enqueue(settings: DiscoverySettings) -> int:
 
 
 async def _scheduled(settings: DiscoverySettings) -> int:
-    async with open_resources(settings, tmdb=True, require_redis=True) as resources:
+    async with open_resources(settings, tmdb="required", require_redis=True) as resources:
         assert resources.redis is not None
         worker = create_worker(resources.redis, settings, service="discovery")
         handlers.register(worker, resources)

@@ -1,14 +1,14 @@
-"""`popchoice-recommender`: PopChoice recommender: quizzes in, picks out; and the similarity calibration tool."""
+"""``popchoice-recommender``: consumes recommendation.requested and more-picks.requested until SIGTERM."""
 
 from __future__ import annotations
 
-from popchoice_common.planned import announce_planned
-
-PLAN = (
-    "consume recommendation.requested and more-picks.requested and run the recommendation pipeline "
-    "(embed, search, TMDB fallback, memory filter, descriptions)."
-)
+from popchoice_common.service import run_worker
+from popchoice_recommender import handlers
+from popchoice_recommender.config import RecommenderSettings
 
 
 def main() -> int:
-    return announce_planned("popchoice-recommender", PLAN, "issue #5")
+    """Runs the recommendation pipeline for queued quizzes (needs REDIS_URL; TMDB and OpenAI optional)."""
+    return run_worker(
+        "recommender", RecommenderSettings(), handlers.register, embedder=True, tmdb="optional", llm=True
+    )

@@ -25,7 +25,7 @@ import redis.asyncio as redis
 import structlog
 from redis.exceptions import RedisError, ResponseError
 
-from popchoice_common.errors import PopChoiceError
+from popchoice_common.errors import is_retryable
 from popchoice_common.events import STREAM_EVENTS, Event
 from popchoice_common.logs import get_logger, redact_text
 from popchoice_common.streams import metrics, scripts
@@ -47,6 +47,12 @@ class JobContext:
     entry_id: str
     attempt: int
     consumer: str
+    max_attempts: int
+
+    @property
+    def is_last_attempt(self) -> bool:
+        """Whether a failure now is final (no retry follows)."""
+        return self.attempt >= self.max_attempts
 
 
 Handler = Callable[[E, JobContext], Awaitable[None]]
@@ -78,13 +84,6 @@ def _entry_fields(fields: dict[bytes, bytes]) -> tuple[str, bytes]:
 
 def _describe(exc: BaseException) -> str:
     return redact_text(f"{type(exc).__name__}: {exc}")[:2000]
-
-
-def _is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, PopChoiceError):
-        return exc.retryable
-    # Validation of a message shape never passes on a retry; anything else unknown might.
-    return not isinstance(exc, (msgspec.ValidationError, msgspec.DecodeError, ValueError, TypeError, KeyError))
 
 
 @dataclass
@@ -394,13 +393,20 @@ class Worker:
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 await self._record_failure(sub, delivery, f"undecodable message: {exc}", retryable=False)
                 continue
-            context = JobContext(delivery.job_id, sub.stream, delivery.entry_id, delivery.attempt, self.consumer)
+            context = JobContext(
+                delivery.job_id,
+                sub.stream,
+                delivery.entry_id,
+                delivery.attempt,
+                self.consumer,
+                sub.policy.max_attempts,
+            )
             try:
                 with structlog.contextvars.bound_contextvars(job_id=delivery.job_id, stream=sub.stream):
                     await sub.handler(event, context)
             except Exception as exc:  # noqa: BLE001 - every handler failure is recorded, typed by retryability
                 duration.observe(time.perf_counter() - started)
-                await self._record_failure(sub, delivery, _describe(exc), retryable=_is_retryable(exc))
+                await self._record_failure(sub, delivery, _describe(exc), retryable=is_retryable(exc))
                 continue
             duration.observe(time.perf_counter() - started)
             processed.inc()

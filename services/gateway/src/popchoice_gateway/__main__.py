@@ -1,0 +1,5 @@
+import sys
+
+from popchoice_gateway.app import main
+
+sys.exit(main())

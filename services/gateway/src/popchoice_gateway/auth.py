@@ -1,0 +1,91 @@
+"""Who is calling: an API key (Authorization: Bearer or X-API-Key, stored as a digest) or a same-origin
+browser (the __csrf cookie echoed in X-CSRF-Token). Also the per-client rate limit."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+
+import asyncpg
+import redis.asyncio as redis
+from fastapi import HTTPException, Request
+
+CSRF_COOKIE = "__csrf"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated caller: rate limits key on client_id; user_id is the signed-in person, if any."""
+
+    client_id: str
+    user_id: uuid.UUID | None
+
+
+def key_digest(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def new_csrf_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+async def authenticate(request: Request, pool: asyncpg.Pool) -> Caller:
+    """The caller of a request, or 401."""
+    authorization = request.headers.get("Authorization", "")
+    api_key = request.headers.get("X-API-Key") or (
+        authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+    )
+    if api_key:
+        row = await pool.fetchrow(
+            "SELECT id, user_id FROM api_keys WHERE key_digest = $1 AND revoked_at IS NULL", key_digest(api_key)
+        )
+        if row is None:
+            raise HTTPException(status_code=401, detail="The API key is not valid.")
+        return Caller(f"key:{row['id']}", row["user_id"])
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    header = request.headers.get(CSRF_HEADER, "")
+    if cookie and header and hmac.compare_digest(cookie, header):
+        host = request.client.host if request.client else "unknown"
+        return Caller(f"browser:{host}", None)
+    raise HTTPException(
+        status_code=401,
+        detail="Authentication required: an API key, or the __csrf cookie echoed in the X-CSRF-Token header.",
+    )
+
+
+class RateLimiter:
+    """A fixed one-minute window per client: in Redis when there is one, else in this process."""
+
+    def __init__(self, client: redis.Redis | None, *, prefix: str, per_minute: int) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._limit = per_minute
+        self._local: dict[tuple[str, int], int] = defaultdict(int)
+
+    async def check(self, client_id: str) -> None:
+        """Counts a request; raises 429 with Retry-After when the client is over its limit."""
+        now = time.time()
+        window = int(now // 60)
+        if self._client is not None:
+            key = f"{self._prefix}ratelimit:{client_id}:{window}"
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, 120)
+                count, _ = await pipe.execute()
+        else:
+            self._local = defaultdict(int, {k: v for k, v in self._local.items() if k[1] >= window})
+            self._local[(client_id, window)] += 1
+            count = self._local[(client_id, window)]
+        if count > self._limit:
+            retry_after = max(int((window + 1) * 60 - now), 1)
+            raise HTTPException(
+                status_code=429,
+                detail="Too many recommendation requests; try again shortly.",
+                headers={"Retry-After": str(retry_after)},
+            )

@@ -1,0 +1,308 @@
+"""HTTP routes: decode, call the service, answer. The product's wire format (camelCase JSON)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from popchoice_common.asyncapi import asyncapi_document
+from popchoice_common.db import recommendations as repository
+from popchoice_gateway.auth import CSRF_COOKIE, Caller, authenticate, new_csrf_token
+from popchoice_gateway.schemas import (
+    CsrfOut,
+    ErrorOut,
+    HealthOut,
+    MorePicksAccepted,
+    QuizIn,
+    QuizPersonIn,
+    RecommendationCreated,
+    RecommendationOut,
+)
+from popchoice_gateway.screening import ScreeningRefused, screen
+from popchoice_gateway.service import MorePicksConflict, NotFound, QueueUnavailable, load_response
+from popchoice_gateway.state import GatewayState
+
+router = APIRouter()
+LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
+ERRORS = {
+    401: {"model": ErrorOut, "description": "Authentication required"},
+    413: {"model": ErrorOut, "description": "Request body too large"},
+    429: {"model": ErrorOut, "description": "Rate limited (see Retry-After)"},
+}
+
+
+def state(request: Request) -> GatewayState:
+    gateway: GatewayState = request.app.state.gateway
+    return gateway
+
+
+State = Annotated[GatewayState, Depends(state)]
+
+
+async def caller(request: Request, gateway: State) -> Caller:
+    return await authenticate(request, gateway.pool)
+
+
+async def optional_caller(request: Request, gateway: State) -> Caller | None:
+    try:
+        return await authenticate(request, gateway.pool)
+    except HTTPException:
+        return None
+
+
+AuthenticatedCaller = Annotated[Caller, Depends(caller)]
+MaybeCaller = Annotated[Caller | None, Depends(optional_caller)]
+
+
+def resolve_locale(query: str | None, header: str | None) -> str:
+    locale = (query or header or "en-US").strip()
+    if not LOCALE.match(locale):
+        raise HTTPException(status_code=422, detail=f"locale {locale[:20]!r} is not like en-US")
+    return locale
+
+
+def people_of(quiz: QuizIn) -> list[QuizPersonIn]:
+    return quiz if isinstance(quiz, list) else [quiz]
+
+
+async def _screen(gateway: GatewayState, people: list[QuizPersonIn]) -> None:
+    fields = [(f"[{index}].favoriteMovie", person.favoriteMovie) for index, person in enumerate(people)]
+    fields += [
+        (f"[{index}].favoriteMovieWhy", person.favoriteMovieWhy)
+        for index, person in enumerate(people)
+        if person.favoriteMovieWhy
+    ]
+    try:
+        await screen(fields, gateway.llm)
+    except ScreeningRefused as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+
+
+@router.get("/api/csrf", response_model=CsrfOut, tags=["auth"])
+async def csrf(request: Request, response: Response) -> CsrfOut:
+    """Issues the browser's CSRF pair: the same token in the __csrf cookie and in this body, to echo in X-CSRF-Token."""
+    token = new_csrf_token()
+    response.set_cookie(
+        CSRF_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
+    )
+    return CsrfOut(csrfToken=token)
+
+
+@router.post(
+    "/api/recommendations",
+    status_code=201,
+    response_model=RecommendationCreated,
+    responses={**ERRORS, 422: {"description": "Invalid or refused input"}, 503: {"model": ErrorOut}},
+    tags=["recommendations"],
+)
+async def create_recommendation(
+    quiz: QuizIn,
+    response: Response,
+    gateway: State,
+    who: AuthenticatedCaller,
+    locale: Annotated[str | None, Query(max_length=20)] = None,
+    x_locale: Annotated[str | None, Header(max_length=20)] = None,
+) -> RecommendationCreated:
+    """Submits a quiz (one person or up to ten) and queues the recommendation; poll it or follow its events."""
+    await gateway.rate_limiter.check(who.client_id)
+    people = people_of(quiz)
+    await _screen(gateway, people)
+    try:
+        recommendation_id, slug = await gateway.service.create(
+            people, locale=resolve_locale(locale, x_locale), user_id=who.user_id
+        )
+    except QueueUnavailable:
+        raise HTTPException(
+            status_code=503, detail="The queue is unavailable; try again shortly.", headers={"Retry-After": "5"}
+        ) from None
+    response.headers["Location"] = f"/api/recommendations/{recommendation_id}"
+    return RecommendationCreated(id=recommendation_id, slug=slug)
+
+
+def _visible(row_user: uuid.UUID | None, id_or_slug: str, slug: str, who: Caller | None) -> bool:
+    """A person's recommendation is theirs by id; anyone holding its slug may see it (sharing)."""
+    return row_user is None or id_or_slug == slug or (who is not None and who.user_id == row_user)
+
+
+@router.get(
+    "/api/recommendations/{id_or_slug}",
+    response_model=RecommendationOut,
+    responses={404: {"model": ErrorOut}},
+    tags=["recommendations"],
+)
+async def get_recommendation(
+    id_or_slug: Annotated[str, Path(max_length=64)], gateway: State, who: MaybeCaller
+) -> RecommendationOut:
+    """A recommendation's status, stage and picks, by id or by its shareable slug."""
+    try:
+        result = await load_response(gateway.pool, id_or_slug, gateway.ceiling)
+    except NotFound:
+        raise HTTPException(status_code=404, detail="No such recommendation.") from None
+    owner = await _owner(gateway, result.id)
+    if not _visible(owner, id_or_slug, result.slug, who):
+        raise HTTPException(status_code=404, detail="No such recommendation.")
+    return result
+
+
+async def _owner(gateway: GatewayState, recommendation_id: uuid.UUID) -> uuid.UUID | None:
+    owner: uuid.UUID | None = await gateway.pool.fetchval(
+        "SELECT user_id FROM recommendations WHERE id = $1", recommendation_id
+    )
+    return owner
+
+
+@router.get(
+    "/api/recommendations/{id_or_slug}/events",
+    responses={200: {"content": {"text/event-stream": {}}, "description": "stage events, then the result"}},
+    tags=["recommendations"],
+)
+async def recommendation_events(
+    id_or_slug: Annotated[str, Path(max_length=64)], gateway: State, who: MaybeCaller
+) -> StreamingResponse:
+    """Server-Sent Events: a `stage` event per stage change, then one `result` event with the whole recommendation."""
+    try:
+        first = await load_response(gateway.pool, id_or_slug, gateway.ceiling)
+    except NotFound:
+        raise HTTPException(status_code=404, detail="No such recommendation.") from None
+    if not _visible(await _owner(gateway, first.id), id_or_slug, first.slug, who):
+        raise HTTPException(status_code=404, detail="No such recommendation.")
+
+    async def events() -> AsyncIterator[str]:
+        last: tuple[str, str] | None = None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + gateway.settings.sse_timeout_seconds
+        while loop.time() < deadline:
+            async with gateway.pool.acquire() as connection:
+                row = await repository.get_recommendation(connection, str(first.id))
+            assert row is not None
+            current = (row["status"], row["stage"])
+            if current != last:
+                last = current
+                yield f"event: stage\ndata: {json.dumps({'status': row['status'], 'stage': row['stage']})}\n\n"
+            if row["status"] in ("completed", "failed"):
+                result = await load_response(gateway.pool, str(first.id), gateway.ceiling)
+                yield f"event: result\ndata: {result.model_dump_json()}\n\n"
+                return
+            await asyncio.sleep(gateway.settings.sse_poll_interval_seconds)
+        yield "event: timeout\ndata: {}\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+
+@router.post(
+    "/api/recommendations/{id_or_slug}/more-picks",
+    status_code=202,
+    response_model=MorePicksAccepted,
+    responses={**ERRORS, 404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    tags=["recommendations"],
+)
+async def more_picks(
+    id_or_slug: Annotated[str, Path(max_length=64)], gateway: State, who: AuthenticatedCaller
+) -> MorePicksAccepted:
+    """Claims the next batch of six picks; 409 while one is being prepared or before the first is complete."""
+    await gateway.rate_limiter.check(who.client_id)
+    try:
+        recommendation_id, batch = await gateway.service.request_more_picks(id_or_slug)
+    except NotFound:
+        raise HTTPException(status_code=404, detail="No such recommendation.") from None
+    except MorePicksConflict as exc:
+        raise HTTPException(status_code=409, detail=exc.reason) from None
+    except QueueUnavailable:
+        raise HTTPException(
+            status_code=503, detail="The queue is unavailable; try again shortly.", headers={"Retry-After": "5"}
+        ) from None
+    return MorePicksAccepted(id=recommendation_id, batch=batch, morePicksStatus="pending")
+
+
+async def _sync(gateway: GatewayState, who: Caller, people: list[QuizPersonIn], locale: str) -> RecommendationOut:
+    await gateway.rate_limiter.check(who.client_id)
+    await _screen(gateway, people)
+    recommendation_id = await gateway.service.run_sync(people, locale=locale, user_id=who.user_id)
+    return await load_response(gateway.pool, str(recommendation_id), gateway.ceiling)
+
+
+@router.post(
+    "/api/movie-recommendation",
+    response_model=RecommendationOut,
+    responses={**ERRORS, 422: {"description": "Invalid or refused input"}},
+    tags=["compatibility"],
+)
+async def movie_recommendation(
+    quiz: QuizIn,
+    gateway: State,
+    who: AuthenticatedCaller,
+    locale: Annotated[str | None, Query(max_length=20)] = None,
+    x_locale: Annotated[str | None, Header(max_length=20)] = None,
+) -> RecommendationOut:
+    """The synchronous route: the same pipeline run within the request; answers with the finished recommendation."""
+    return await _sync(gateway, who, people_of(quiz), resolve_locale(locale, x_locale))
+
+
+@router.get(
+    "/api/movie-recommendation",
+    response_model=RecommendationOut,
+    responses={**ERRORS, 422: {"description": "Invalid or refused input"}},
+    tags=["compatibility"],
+)
+async def movie_recommendation_get(
+    gateway: State,
+    who: AuthenticatedCaller,
+    favoriteMovie: Annotated[str, Query(min_length=1, max_length=200)],  # noqa: N803 - the wire format
+    newVsClassic: Annotated[str, Query(min_length=1, max_length=100)],  # noqa: N803
+    tonePreference: Annotated[str, Query(min_length=1, max_length=100)],  # noqa: N803
+    moodPreference: Annotated[list[str], Query(min_length=1, max_length=10)],  # noqa: N803
+    favoriteMovieWhy: Annotated[str | None, Query(max_length=300)] = None,  # noqa: N803
+    locale: Annotated[str | None, Query(max_length=20)] = None,
+) -> RecommendationOut:
+    """The synchronous route for one person, with the answers as query parameters."""
+    person = QuizPersonIn(
+        favoriteMovie=favoriteMovie,
+        newVsClassic=newVsClassic,
+        tonePreference=tonePreference,
+        moodPreference=moodPreference,
+        favoriteMovieWhy=favoriteMovieWhy,
+    )
+    return await _sync(gateway, who, [person], resolve_locale(locale, None))
+
+
+@router.get("/api/health", response_model=HealthOut, responses={503: {"model": HealthOut}}, tags=["operations"])
+async def health(gateway: State) -> JSONResponse:
+    """200 when PostgreSQL (and Redis, when configured) answer within a second; 503 naming what failed."""
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(gateway.pool.fetchval("SELECT 1"), 1.0)
+        checks["postgres"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure is the answer
+        checks["postgres"] = f"failed: {type(exc).__name__}"
+    if gateway.redis is not None:
+        try:
+            await asyncio.wait_for(gateway.redis.ping(), 1.0)
+            checks["redis"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            checks["redis"] = f"failed: {type(exc).__name__}"
+    healthy = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        HealthOut(status="ok" if healthy else "degraded", checks=checks).model_dump(),
+        status_code=200 if healthy else 503,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get("/metrics", tags=["operations"], response_class=Response)
+async def metrics() -> Response:
+    """Prometheus metrics of this process."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/asyncapi.json", tags=["operations"])
+async def asyncapi(gateway: State) -> JSONResponse:
+    """The AsyncAPI 3.0 document of the job streams."""
+    return JSONResponse(asyncapi_document(gateway.settings.stream_key_prefix))

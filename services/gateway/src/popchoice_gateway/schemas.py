@@ -1,0 +1,97 @@
+"""The HTTP API's request and response shapes (camelCase on the wire, as the product's web client expects)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Trimmed = Annotated[str, StringConstraints(strip_whitespace=True)]
+Status = Literal["pending", "processing", "completed", "failed"]
+Stage = Literal[
+    "queued", "preparing", "embedding", "local-search", "tmdb-search", "ai-ranking", "posters", "descriptions",
+    "complete", "failed",
+]
+
+
+class QuizPersonIn(BaseModel):
+    """One person's quiz answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    favoriteMovie: Annotated[Trimmed, StringConstraints(min_length=1, max_length=200)]
+    favoriteMovieWhy: Annotated[Trimmed, StringConstraints(max_length=300)] | None = None
+    newVsClassic: Annotated[Trimmed, StringConstraints(min_length=1, max_length=100)]
+    moodPreference: Annotated[
+        list[Annotated[Trimmed, StringConstraints(min_length=1, max_length=100)]], Field(min_length=1, max_length=10)
+    ]
+    tonePreference: Annotated[Trimmed, StringConstraints(min_length=1, max_length=100)]
+
+
+QuizIn = QuizPersonIn | Annotated[list[QuizPersonIn], Field(min_length=1, max_length=10)]
+
+
+class RecommendationCreated(BaseModel):
+    id: uuid.UUID
+    slug: str
+
+
+class MovieDetails(BaseModel):
+    year: int | None
+    age_rating: str | None
+    duration: int | None
+    score_rating: float | None
+    similarity: float | None
+
+
+class SimilarMovie(BaseModel):
+    id: int | None
+    name: str
+    year: int | None
+    similarity: float | None
+    match: int
+    age_rating: str | None
+    duration: int | None
+    score_rating: float | None
+    posterURL: str | None
+    aiDescription: str | None
+    localizedName: str | None
+    isMainRecommendation: bool
+    fromTMDB: bool
+    movieKey: str
+
+
+class RecommendationOut(BaseModel):
+    id: uuid.UUID
+    slug: str
+    status: Status
+    stage: Stage
+    title: str | None
+    description: str | None
+    posterURL: str | None
+    movieDetails: MovieDetails | None
+    similarMovies: list[SimilarMovie]
+    usedBroaderSearch: bool
+    dbMovieCount: int
+    morePicksStatus: Literal["pending", "processing", "completed", "failed"] | None
+    error: str | None
+
+
+class MorePicksAccepted(BaseModel):
+    id: uuid.UUID
+    batch: int
+    morePicksStatus: Literal["pending"]
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, str]
+
+
+class CsrfOut(BaseModel):
+    csrfToken: str

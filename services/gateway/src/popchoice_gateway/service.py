@@ -1,0 +1,205 @@
+"""The gateway's logic: creating recommendations, claiming more picks, shaping responses."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from redis.exceptions import RedisError
+
+from popchoice_common.db import recommendations as repository
+from popchoice_common.events import MorePicksRequested, RecommendationRequested
+from popchoice_common.logs import get_logger
+from popchoice_common.recommendation.pipeline import RecommendationPipeline
+from popchoice_common.recommendation.ranking import match_percent
+from popchoice_common.streams import Publisher
+from popchoice_gateway.schemas import MovieDetails, QuizPersonIn, RecommendationOut, SimilarMovie
+
+log = get_logger(__name__)
+
+
+class QueueUnavailable(Exception):
+    """Redis did not take the job; nothing was left half-written."""
+
+
+class NotFound(Exception):
+    pass
+
+
+class MorePicksConflict(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+def new_slug() -> str:
+    """12 URL-safe characters."""
+    return secrets.token_urlsafe(9)
+
+
+def quiz_data(people: Sequence[QuizPersonIn]) -> list[dict[str, Any]]:
+    return [person.model_dump(exclude_none=True) for person in people]
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if value is not None else None
+
+
+def build_response(row: asyncpg.Record, movies: Sequence[asyncpg.Record], ceiling: float) -> RecommendationOut:
+    """The API object of a recommendation: the main pick on top, every other pick in similarMovies."""
+    main = next((movie for movie in movies if movie["is_main_recommendation"]), None)
+    similar = [
+        SimilarMovie(
+            id=movie["movie_id"],
+            name=movie["name"],
+            year=movie["year"],
+            similarity=movie["similarity"],
+            match=match_percent(movie["similarity"], ceiling),
+            age_rating=movie["age_rating"],
+            duration=movie["duration"],
+            score_rating=_float(movie["score_rating"]),
+            posterURL=movie["poster_url"],
+            aiDescription=movie["ai_description"],
+            localizedName=movie["localized_name"],
+            isMainRecommendation=movie["is_main_recommendation"],
+            fromTMDB=movie["from_tmdb"],
+            movieKey=movie["movie_key"],
+        )
+        for movie in movies
+        if movie is not main
+    ]
+    return RecommendationOut(
+        id=row["id"],
+        slug=row["slug"],
+        status=row["status"],
+        stage=row["stage"],
+        title=main["name"] if main else None,
+        description=main["ai_description"] if main else None,
+        posterURL=main["poster_url"] if main else None,
+        movieDetails=MovieDetails(
+            year=main["year"],
+            age_rating=main["age_rating"],
+            duration=main["duration"],
+            score_rating=_float(main["score_rating"]),
+            similarity=main["similarity"],
+        )
+        if main
+        else None,
+        similarMovies=similar,
+        usedBroaderSearch=row["used_broader_search"],
+        dbMovieCount=row["db_movie_count"],
+        morePicksStatus=row["more_picks_status"],
+        error=row["error"],
+    )
+
+
+async def load_response(pool: asyncpg.Pool, id_or_slug: str, ceiling: float) -> RecommendationOut:
+    async with pool.acquire() as connection:
+        row = await repository.get_recommendation(connection, id_or_slug)
+        if row is None:
+            raise NotFound(id_or_slug)
+        movies = await repository.recommendation_movies(connection, row["id"])
+    return build_response(row, movies, ceiling)
+
+
+class RecommendationService:
+    """Creates recommendations and more-picks batches: queued when Redis is there, inline otherwise."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, publisher: Publisher | None, pipeline: RecommendationPipeline | None
+    ) -> None:
+        self.pool = pool
+        self.publisher = publisher
+        self.pipeline = pipeline
+        self._inline: set[asyncio.Task[None]] = set()
+
+    def _run_inline(self, work: asyncio.Future[None] | Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._inline.add(task)
+        task.add_done_callback(self._inline.discard)
+
+    async def create(
+        self, people: Sequence[QuizPersonIn], *, locale: str, user_id: uuid.UUID | None
+    ) -> tuple[uuid.UUID, str]:
+        slug = new_slug()
+        async with self.pool.acquire() as connection:
+            recommendation_id = await repository.create_recommendation(
+                connection, slug=slug, quiz_data=quiz_data(people), locale=locale, user_id=user_id
+            )
+        if self.publisher is None:
+            assert self.pipeline is not None
+            self._run_inline(self._inline_recommendation(recommendation_id))
+            return recommendation_id, slug
+        try:
+            await self.publisher.publish(RecommendationRequested.for_recommendation(recommendation_id, locale))
+        except (RedisError, OSError) as exc:
+            async with self.pool.acquire() as connection:
+                await repository.delete_recommendation(connection, recommendation_id)
+            log.error("recommendation_not_queued", error=type(exc).__name__)
+            raise QueueUnavailable() from exc
+        return recommendation_id, slug
+
+    async def _inline_recommendation(self, recommendation_id: uuid.UUID) -> None:
+        assert self.pipeline is not None
+        try:
+            await self.pipeline.run(recommendation_id)
+        except Exception:  # noqa: BLE001 - an inline run has no retry: record the failure for the person
+            log.exception("inline_recommendation_failed", recommendation_id=str(recommendation_id))
+            await self.pipeline.fail(recommendation_id)
+
+    async def _inline_more_picks(self, recommendation_id: uuid.UUID, batch: int) -> None:
+        assert self.pipeline is not None
+        try:
+            await self.pipeline.more_picks(recommendation_id, batch)
+        except Exception:  # noqa: BLE001 - as above
+            log.exception("inline_more_picks_failed", recommendation_id=str(recommendation_id))
+            await self.pipeline.fail(recommendation_id, more_picks=True)
+
+    async def request_more_picks(self, id_or_slug: str) -> tuple[uuid.UUID, int]:
+        """Claims the next batch (of two racing requests exactly one wins) and queues or runs it."""
+        async with self.pool.acquire() as connection:
+            row = await repository.get_recommendation(connection, id_or_slug)
+            if row is None:
+                raise NotFound(id_or_slug)
+            batch = await repository.claim_more_picks(connection, row["id"])
+        if batch is None:
+            reason = (
+                "More picks are already being prepared."
+                if row["status"] == "completed"
+                else "The recommendation is not completed yet."
+            )
+            raise MorePicksConflict(reason)
+        recommendation_id = row["id"]
+        if self.publisher is None:
+            self._run_inline(self._inline_more_picks(recommendation_id, batch))
+            return recommendation_id, batch
+        try:
+            await self.publisher.publish(MorePicksRequested.for_batch(recommendation_id, batch))
+        except (RedisError, OSError) as exc:
+            async with self.pool.acquire() as connection:
+                await repository.set_more_picks_status(connection, recommendation_id, "failed")
+            raise QueueUnavailable() from exc
+        return recommendation_id, batch
+
+    async def run_sync(self, people: Sequence[QuizPersonIn], *, locale: str, user_id: uuid.UUID | None) -> uuid.UUID:
+        """The compatibility route: the same pipeline, run within the request."""
+        assert self.pipeline is not None
+        async with self.pool.acquire() as connection:
+            recommendation_id = await repository.create_recommendation(
+                connection, slug=new_slug(), quiz_data=quiz_data(people), locale=locale, user_id=user_id
+            )
+        try:
+            await self.pipeline.run(recommendation_id)
+        except Exception:
+            await self.pipeline.fail(recommendation_id)
+            raise
+        return recommendation_id
+
+    async def aclose(self) -> None:
+        for task in list(self._inline):
+            task.cancel()
+        await asyncio.gather(*self._inline, return_exceptions=True)

@@ -1,0 +1,24 @@
+"""What the routes share, created once in the lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+import redis.asyncio as redis
+
+from popchoice_common.llm import LLMClient
+from popchoice_gateway.auth import RateLimiter
+from popchoice_gateway.config import GatewaySettings
+from popchoice_gateway.service import RecommendationService
+
+
+@dataclass
+class GatewayState:
+    settings: GatewaySettings
+    pool: asyncpg.Pool
+    redis: redis.Redis | None
+    service: RecommendationService
+    rate_limiter: RateLimiter
+    llm: LLMClient | None
+    ceiling: float
