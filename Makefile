@@ -25,12 +25,8 @@ $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 
 install: $(STAMP) ## create .venv and install every package (pinned by constraints.txt)
 
-demo: $(STAMP) ## run the product on embedded defaults: database, migrations, curated seed (local embedder)
-	$(BIN)/popchoice-migrate
-	$(BIN)/popchoice-seed
-	@echo
-	@echo "Catalog seeded. Database: $$($(BIN)/popchoice-db url)"
-	@echo "The request-path services (gateway, recommender) and the catalog workers are not built yet (issues #3-#5)."
+demo: $(STAMP) ## run the product on embedded defaults: migrate, seed (local embedder), serve the API (scripts/demo.sh)
+	scripts/demo.sh
 
 test: $(STAMP) ## run the whole test suite against real PostgreSQL+pgvector and Redis
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
@@ -67,8 +63,11 @@ jobs: $(STAMP) ## queue statistics of every stream (popchoice-jobs stats; see po
 asyncapi: $(STAMP) ## write the AsyncAPI document of the job streams to docs/asyncapi.json
 	$(BIN)/popchoice-asyncapi --output docs/asyncapi.json
 
-gateway recommender: $(STAMP) ## (not built yet: says what it will do)
-	$(BIN)/popchoice-$@
+gateway: $(STAMP) ## serve the HTTP API on GATEWAY_HOST:GATEWAY_PORT (inline pipeline when REDIS_URL is unset)
+	$(BIN)/popchoice-gateway
+
+recommender: $(STAMP) ## the recommender worker: recommendation.requested and more-picks.requested (REDIS_URL)
+	$(BIN)/popchoice-recommender
 
 catalog-seeder: $(STAMP) ## the catalog-seeder worker: catalog.seed-movie and movie-seed.requested (REDIS_URL, TMDB_API_KEY)
 	$(BIN)/popchoice-catalog-seeder

@@ -10,7 +10,9 @@ from popchoice_catalog_seeder.config import SeederSettings
 from popchoice_common.db.migrations import MigrateSettings
 from popchoice_common.settings import PopChoiceSettings
 from popchoice_discovery.config import DiscoverySettings
+from popchoice_gateway.config import GatewaySettings
 from popchoice_health_reporter.config import HealthSettings
+from popchoice_recommender.config import RecommenderSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS_CLASSES = [
@@ -20,6 +22,8 @@ SETTINGS_CLASSES = [
     DiscoverySettings,
     BackfillSettings,
     HealthSettings,
+    RecommenderSettings,
+    GatewaySettings,
 ]
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import secrets
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -11,10 +15,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from popchoice_common.calibration import calibration_for
+from popchoice_common.db import create_pool, resolve_database_url
 from popchoice_common.logs import configure_logging, get_logger
 from popchoice_common.recommendation.pipeline import RecommendationPipeline
 from popchoice_common.service import open_resources
-from popchoice_gateway.auth import RateLimiter
+from popchoice_gateway.auth import RateLimiter, key_digest
 from popchoice_gateway.config import GatewaySettings
 from popchoice_gateway.handlers import router
 from popchoice_gateway.service import RecommendationService
@@ -87,9 +92,40 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     return app
 
 
-def main() -> int:
-    """Serves the API on GATEWAY_HOST:GATEWAY_PORT."""
+async def _create_api_key(settings: GatewaySettings, name: str, email: str | None) -> str:
+    """A new API key (printed once; only its digest is stored), acting for the user with that e-mail."""
+    key = f"pc_{secrets.token_urlsafe(32)}"
+    pool = await create_pool(resolve_database_url(settings), min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as connection, connection.transaction():
+            user_id = None
+            if email:
+                user_id = await connection.fetchval(
+                    "INSERT INTO users (email) VALUES ($1) ON CONFLICT (lower(email)) DO UPDATE SET email = users.email"
+                    " RETURNING id",
+                    email,
+                )
+            await connection.execute(
+                "INSERT INTO api_keys (name, key_digest, user_id) VALUES ($1, $2, $3)", name, key_digest(key), user_id
+            )
+    finally:
+        await pool.close()
+    return key
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serves the API on GATEWAY_HOST:GATEWAY_PORT; `create-api-key NAME [--user-email E]` makes a key."""
+    parser = argparse.ArgumentParser(prog="popchoice-gateway", description="The PopChoice HTTP API.")
+    commands = parser.add_subparsers(dest="command")
+    create = commands.add_parser("create-api-key", help="create an API key and print it (shown only once)")
+    create.add_argument("name")
+    create.add_argument("--user-email", help="the key acts for this user (created when new)")
+    args = parser.parse_args(argv)
     settings = GatewaySettings()
+    if args.command == "create-api-key":
+        configure_logging(settings.log_level, settings.log_format, stream=sys.stderr)
+        print(asyncio.run(_create_api_key(settings, args.name, args.user_email)))
+        return 0
     configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(create_app(settings), host=settings.gateway_host, port=settings.gateway_port, log_config=None)
     return 0

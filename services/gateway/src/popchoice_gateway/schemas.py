@@ -10,8 +10,16 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 Trimmed = Annotated[str, StringConstraints(strip_whitespace=True)]
 Status = Literal["pending", "processing", "completed", "failed"]
 Stage = Literal[
-    "queued", "preparing", "embedding", "local-search", "tmdb-search", "ai-ranking", "posters", "descriptions",
-    "complete", "failed",
+    "queued",
+    "preparing",
+    "embedding",
+    "local-search",
+    "tmdb-search",
+    "ai-ranking",
+    "posters",
+    "descriptions",
+    "complete",
+    "failed",
 ]
 
 

@@ -9,6 +9,4 @@ from popchoice_recommender.config import RecommenderSettings
 
 def main() -> int:
     """Runs the recommendation pipeline for queued quizzes (needs REDIS_URL; TMDB and OpenAI optional)."""
-    return run_worker(
-        "recommender", RecommenderSettings(), handlers.register, embedder=True, tmdb="optional", llm=True
-    )
+    return run_worker("recommender", RecommenderSettings(), handlers.register, embedder=True, tmdb="optional", llm=True)

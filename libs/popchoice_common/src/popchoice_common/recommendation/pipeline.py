@@ -210,7 +210,11 @@ class RecommendationPipeline:
         await self._stage(recommendation_id, "embedding")
         query = await self.embedder.embed_one(quiz_text)
         await self._stage(recommendation_id, "local-search")
-        local = self._filter(await self._local(query, self.settings.local_match_count), people, memory, set())
+        # Ask for as many more as the filters may remove, so the picks are still full afterwards.
+        wanted = self.settings.local_match_count + len(people) + len(memory.excluded_keys) + len(memory.wrong_mood_keys)
+        local = self._filter(await self._local(query, min(wanted, 100)), people, memory, set())[
+            : self.settings.local_match_count
+        ]
         strong = [pick for pick in local if pick.similarity >= self.threshold]
         weak = [pick for pick in local if pick.similarity < self.threshold]
         tmdb: list[Candidate] = []

@@ -111,21 +111,23 @@ def apply_memory(
 
 
 def merge_picks(groups: Sequence[Sequence[Candidate]], limit: int) -> list[Candidate]:
-    """The best distinct films across groups, best first, at most limit.
+    """Distinct films, group by group (each best first), at most limit.
 
-    A film in several groups (the catalog and TMDB) is taken from the earliest group that has it.
+    Groups are in order of trust: strong catalog matches, then TMDB's, then weak catalog matches, so
+    a weak catalog film never pushes out the broader search that was run because it was weak. A
+    film in several groups is taken from the earliest.
     """
     seen_keys: set[str] = set()
     seen_titles: set[tuple[str, int | None]] = set()
     merged: list[Candidate] = []
     for group in groups:
-        for candidate in group:
+        for candidate in sorted(group, key=lambda candidate: -candidate.similarity):
             if candidate.key in seen_keys or candidate.title_key in seen_titles:
                 continue
             seen_keys.add(candidate.key)
             seen_titles.add(candidate.title_key)
             merged.append(candidate)
-    return sorted(merged, key=lambda candidate: -candidate.similarity)[:limit]
+    return merged[:limit]
 
 
 def match_percent(similarity: float | None, ceiling: float) -> int:
