@@ -14,6 +14,11 @@ from dataclasses import dataclass
 import asyncpg
 import redis.asyncio as redis
 from fastapi import HTTPException, Request
+from redis.exceptions import RedisError
+
+from popchoice_common.logs import get_logger
+
+log = get_logger(__name__)
 
 CSRF_COOKIE = "__csrf"
 CSRF_HEADER = "X-CSRF-Token"
@@ -74,10 +79,15 @@ class RateLimiter:
         window = int(now // 60)
         if self._client is not None:
             key = f"{self._prefix}ratelimit:{client_id}:{window}"
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, 120)
-                count, _ = await pipe.execute()
+            try:
+                async with self._client.pipeline(transaction=True) as pipe:
+                    pipe.incr(key)
+                    pipe.expire(key, 120)
+                    count, _ = await pipe.execute()
+            except (RedisError, OSError):
+                # Fail open: with Redis down the request fails at the queue with a clear 503 anyway.
+                log.warning("rate_limit_unavailable", client_id=client_id)
+                return
         else:
             self._local = defaultdict(int, {k: v for k, v in self._local.items() if k[1] >= window})
             self._local[(client_id, window)] += 1

@@ -1,0 +1,39 @@
+import hashlib
+
+import pytest
+from fastapi.testclient import TestClient
+
+from popchoice_gateway.app import create_app
+from popchoice_gateway.config import GatewaySettings
+
+API_KEY = "gateway-test-key"
+QUIZ = {"favoriteMovie": "Heat", "newVsClassic": "classic", "moodPreference": ["Crime"], "tonePreference": "tense"}
+
+
+@pytest.fixture
+def gateway_env(monkeypatch, database_url, redis_url, key_prefix):
+    for name, value in {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "STREAM_KEY_PREFIX": key_prefix,
+        "EMBEDDING_PROVIDER": "hash",
+        "LOG_FORMAT": "json",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("OPENAI_API_KEY", "TMDB_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+async def api_key(db_pool):
+    await db_pool.execute(
+        "INSERT INTO api_keys (name, key_digest) VALUES ('t', $1)", hashlib.sha256(API_KEY.encode()).hexdigest()
+    )
+    return API_KEY
+
+
+@pytest.fixture
+def client(gateway_env, api_key):
+    """The gateway app in-process (lifespan run), authenticated with an API key."""
+    with TestClient(create_app(GatewaySettings()), headers={"X-API-Key": api_key}) as test_client:
+        yield test_client
