@@ -6,14 +6,10 @@ import hashlib
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
 from popchoice_catalog_seeder.seed import seed_movies_file
@@ -21,8 +17,9 @@ from popchoice_common.testing.fake_openai import API_KEY as OPENAI_KEY
 from popchoice_common.testing.fake_tmdb import API_KEY as TMDB_KEY
 from popchoice_common.testing.fake_tmdb import make_movie
 
+from .service_processes import API_KEY, Processes, start_gateway
+
 ROOT = Path(__file__).resolve().parents[1]
-API_KEY = "test-api-key-for-the-gateway"
 SERVED_QUIZ = {
     "favoriteMovie": "Heat",
     "newVsClassic": "classic",
@@ -37,12 +34,6 @@ UNSERVED_QUIZ = {
     "moodPreference": ["Documentary"],
     "tonePreference": "plinth",
 }
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def documentaries(count):
@@ -62,33 +53,6 @@ def documentaries(count):
 def pitches_reply(messages):
     films = [line for line in messages[-1]["content"].split("Films:\n", 1)[1].splitlines() if line.strip()]
     return json.dumps({"pitches": [f"Because you will love it ({index + 1})." for index in range(len(films))]})
-
-
-class Processes:
-    def __init__(self, env, tmp_path):
-        self.env = env
-        self.tmp_path = tmp_path
-        self.running = []
-
-    def start(self, module, *args, **extra):
-        log = open(self.tmp_path / f"{module}-{len(self.running)}.log", "w")  # noqa: SIM115 - closed at stop
-        env = {**self.env, **{key: str(value) for key, value in extra.items()}}
-        env = {key: value for key, value in env.items() if value != ""}
-        command = [sys.executable, "-m", module, *args]
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        self.running.append((process, log))
-        return process
-
-    def stop_all(self):
-        for process, _ in self.running:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process, log in self.running:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            log.close()
 
 
 @pytest.fixture
@@ -121,21 +85,6 @@ async def stack(db_pool, database_url, redis_url, key_prefix, fake_tmdb, fake_op
     processes = Processes(env, tmp_path)
     yield processes, user_id
     processes.stop_all()
-
-
-async def start_gateway(processes, **extra):
-    port = free_port()
-    processes.start("popchoice_gateway", GATEWAY_PORT=port, **extra)
-    client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": API_KEY}, timeout=30)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if (await client.get("/api/health")).status_code == 200:
-                return client
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.2)
-    raise AssertionError("the gateway did not become healthy")
 
 
 async def poll_until(client, path, predicate, limit=40.0):

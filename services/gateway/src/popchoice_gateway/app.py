@@ -40,19 +40,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         inline = settings.redis_url is None
-        # Without Redis the gateway runs the pipeline itself, so it needs the embedder and TMDB.
-        async with open_resources(settings, embedder=inline, tmdb="optional" if inline else "off", llm=True) as res:
-            pipeline = (
-                RecommendationPipeline(
-                    pool=res.pool,
-                    embedder=res.require_embedder(),
-                    settings=settings,
-                    tmdb=res.tmdb,
-                    llm=res.llm,
-                    publisher=None,
-                )
-                if inline
-                else None
+        # The gateway runs the pipeline for the synchronous route, and for everything without Redis.
+        async with open_resources(settings, embedder=True, tmdb="optional", llm=True) as res:
+            pipeline = RecommendationPipeline(
+                pool=res.pool,
+                embedder=res.require_embedder(),
+                settings=settings,
+                tmdb=res.tmdb,
+                llm=res.llm,
+                publisher=res.publisher,
             )
             service = RecommendationService(res.pool, res.publisher, pipeline)
             app.state.gateway = GatewayState(

@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
 
 from popchoice_common.asyncapi import asyncapi_document
 from popchoice_common.db import recommendations as repository
@@ -33,6 +35,7 @@ from popchoice_gateway.state import GatewayState
 router = APIRouter()
 LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 ERRORS = {
+    400: {"model": ErrorOut, "description": "The body is not valid JSON"},
     401: {"model": ErrorOut, "description": "Authentication required"},
     413: {"model": ErrorOut, "description": "Request body too large"},
     429: {"model": ErrorOut, "description": "Rate limited (see Retry-After)"},
@@ -161,7 +164,10 @@ async def _owner(gateway: GatewayState, recommendation_id: uuid.UUID) -> uuid.UU
 
 @router.get(
     "/api/recommendations/{id_or_slug}/events",
-    responses={200: {"content": {"text/event-stream": {}}, "description": "stage events, then the result"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "stage events, then the result"},
+        404: {"model": ErrorOut},
+    },
     tags=["recommendations"],
 )
 async def recommendation_events(
@@ -263,13 +269,18 @@ async def movie_recommendation_get(
     locale: Annotated[str | None, Query(max_length=20)] = None,
 ) -> RecommendationOut:
     """The synchronous route for one person, with the answers as query parameters."""
-    person = QuizPersonIn(
-        favoriteMovie=favoriteMovie,
-        newVsClassic=newVsClassic,
-        tonePreference=tonePreference,
-        moodPreference=moodPreference,
-        favoriteMovieWhy=favoriteMovieWhy,
-    )
+    try:
+        person = QuizPersonIn(
+            favoriteMovie=favoriteMovie,
+            newVsClassic=newVsClassic,
+            tonePreference=tonePreference,
+            moodPreference=moodPreference,
+            favoriteMovieWhy=favoriteMovieWhy,
+        )
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("query", *error["loc"])} for error in exc.errors(include_url=False)]
+        ) from None
     return await _sync(gateway, who, [person], resolve_locale(locale, None))
 
 

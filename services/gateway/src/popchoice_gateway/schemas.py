@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-Trimmed = Annotated[str, StringConstraints(strip_whitespace=True)]
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(value: str) -> str:
+    """Refuses control characters and unpaired surrogates, which no quiz answer needs and storage rejects."""
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+Trimmed = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_printable)]
 Status = Literal["pending", "processing", "completed", "failed"]
 Stage = Literal[
     "queued",
