@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import secrets
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import structlog
 import uvicorn
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from popchoice_common.calibration import calibration_for
 from popchoice_common.db import create_pool, resolve_database_url
 from popchoice_common.logs import configure_logging, get_logger
 from popchoice_common.recommendation.pipeline import RecommendationPipeline
 from popchoice_common.service import open_resources
-from popchoice_gateway.auth import RateLimiter, key_digest
+from popchoice_gateway.auth import ApiKeys, RateLimiter, key_digest
 from popchoice_gateway.config import GatewaySettings
 from popchoice_gateway.handlers import router
+from popchoice_gateway.progress import ProgressListener
 from popchoice_gateway.service import RecommendationService
 from popchoice_gateway.state import GatewayState
 
@@ -32,6 +33,54 @@ DESCRIPTION = """The PopChoice API: a quiz in, movie picks out.
 Authenticate with an API key (`Authorization: Bearer <key>` or `X-API-Key`), or from a same-origin
 browser with the `__csrf` cookie echoed in `X-CSRF-Token` (see `GET /api/csrf`). The job streams'
 AsyncAPI document is at `/asyncapi.json`."""
+
+
+class BodyLimit:
+    """Refuses bodies over max_bytes with 413, by Content-Length or while streaming (pure ASGI: no per-request task)."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps({"detail": f"Request body over {self.max_bytes} bytes."}).encode()
+        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await self._refuse(send)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send)
+
+
+class _TooLarge(Exception):
+    pass
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -51,6 +100,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 publisher=res.publisher,
             )
             service = RecommendationService(res.pool, res.publisher, pipeline)
+            progress = ProgressListener()
+            await progress.start(resolve_database_url(settings))
             app.state.gateway = GatewayState(
                 settings=settings,
                 pool=res.pool,
@@ -61,30 +112,20 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 ),
                 llm=res.llm,
                 ceiling=calibration_for(settings.embedding.model_id).similarity_ceiling,
+                progress=progress,
+                api_keys=ApiKeys(res.pool),
             )
             log.info("gateway_started", inline=inline)
             try:
                 yield
             finally:
                 await service.aclose()
+                await progress.stop()
 
     app = FastAPI(title="PopChoice", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.include_router(router)
 
-    @app.middleware("http")
-    async def limit_body_and_bind(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.max_request_bytes):
-            return JSONResponse({"detail": f"Request body over {settings.max_request_bytes} bytes."}, status_code=413)
-        if request.method in ("POST", "PUT", "PATCH") and length is None:
-            body = await request.body()
-            if len(body) > settings.max_request_bytes:
-                return JSONResponse(
-                    {"detail": f"Request body over {settings.max_request_bytes} bytes."}, status_code=413
-                )
-        with structlog.contextvars.bound_contextvars(path=request.url.path, method=request.method):
-            return await call_next(request)
-
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app
 
 

@@ -40,19 +40,42 @@ def new_csrf_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-async def authenticate(request: Request, pool: asyncpg.Pool) -> Caller:
+class ApiKeys:
+    """API key look-ups, remembered for a short while (a revoked key stops working within ttl seconds)."""
+
+    def __init__(self, pool: asyncpg.Pool, *, ttl_seconds: float = 30.0, max_entries: int = 10_000) -> None:
+        self._pool = pool
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        self._known: dict[str, tuple[float, Caller | None]] = {}
+
+    async def caller(self, api_key: str) -> Caller | None:
+        digest = key_digest(api_key)
+        now = time.monotonic()
+        cached = self._known.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        row = await self._pool.fetchrow(
+            "SELECT id, user_id FROM api_keys WHERE key_digest = $1 AND revoked_at IS NULL", digest
+        )
+        found = Caller(f"key:{row['id']}", row["user_id"]) if row is not None else None
+        if len(self._known) >= self._max_entries:
+            self._known.clear()
+        self._known[digest] = (now + self._ttl, found)
+        return found
+
+
+async def authenticate(request: Request, api_keys: ApiKeys) -> Caller:
     """The caller of a request, or 401."""
     authorization = request.headers.get("Authorization", "")
     api_key = request.headers.get("X-API-Key") or (
         authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
     )
     if api_key:
-        row = await pool.fetchrow(
-            "SELECT id, user_id FROM api_keys WHERE key_digest = $1 AND revoked_at IS NULL", key_digest(api_key)
-        )
-        if row is None:
+        caller = await api_keys.caller(api_key)
+        if caller is None:
             raise HTTPException(status_code=401, detail="The API key is not valid.")
-        return Caller(f"key:{row['id']}", row["user_id"])
+        return caller
     cookie = request.cookies.get(CSRF_COOKIE, "")
     header = request.headers.get(CSRF_HEADER, "")
     if cookie and header and hmac.compare_digest(cookie, header):

@@ -14,5 +14,7 @@ class GatewaySettings(PopChoiceSettings):
     gateway_port: int = Field(default=8000, ge=1, le=65535)
     max_request_bytes: int = Field(default=16_384, ge=1024, description="Larger request bodies get 413.")
     rate_limit_per_minute: int = Field(default=30, ge=1, description="Recommendation requests per client per minute.")
-    sse_poll_interval_seconds: float = Field(default=0.2, gt=0)
+    sse_poll_interval_seconds: float = Field(
+        default=1.0, gt=0, description="Fallback re-read of an event stream's row; changes are pushed via Redis."
+    )
     sse_timeout_seconds: float = Field(default=180.0, gt=0)

@@ -29,7 +29,13 @@ from popchoice_gateway.schemas import (
     RecommendationOut,
 )
 from popchoice_gateway.screening import ScreeningRefused, screen
-from popchoice_gateway.service import MorePicksConflict, NotFound, QueueUnavailable, load_response
+from popchoice_gateway.service import (
+    MorePicksConflict,
+    NotFound,
+    QueueUnavailable,
+    load_response,
+    load_response_with_owner,
+)
 from popchoice_gateway.state import GatewayState
 
 router = APIRouter()
@@ -51,12 +57,12 @@ State = Annotated[GatewayState, Depends(state)]
 
 
 async def caller(request: Request, gateway: State) -> Caller:
-    return await authenticate(request, gateway.pool)
+    return await authenticate(request, gateway.api_keys)
 
 
 async def optional_caller(request: Request, gateway: State) -> Caller | None:
     try:
-        return await authenticate(request, gateway.pool)
+        return await authenticate(request, gateway.api_keys)
     except HTTPException:
         return None
 
@@ -146,20 +152,12 @@ async def get_recommendation(
 ) -> RecommendationOut:
     """A recommendation's status, stage and picks, by id or by its shareable slug."""
     try:
-        result = await load_response(gateway.pool, id_or_slug, gateway.ceiling)
+        result, owner = await load_response_with_owner(gateway.pool, id_or_slug, gateway.ceiling)
     except NotFound:
         raise HTTPException(status_code=404, detail="No such recommendation.") from None
-    owner = await _owner(gateway, result.id)
     if not _visible(owner, id_or_slug, result.slug, who):
         raise HTTPException(status_code=404, detail="No such recommendation.")
     return result
-
-
-async def _owner(gateway: GatewayState, recommendation_id: uuid.UUID) -> uuid.UUID | None:
-    owner: uuid.UUID | None = await gateway.pool.fetchval(
-        "SELECT user_id FROM recommendations WHERE id = $1", recommendation_id
-    )
-    return owner
 
 
 @router.get(
@@ -174,31 +172,36 @@ async def recommendation_events(
     id_or_slug: Annotated[str, Path(max_length=64)], gateway: State, who: MaybeCaller
 ) -> StreamingResponse:
     """Server-Sent Events: a `stage` event per stage change, then one `result` event with the whole recommendation."""
-    try:
-        first = await load_response(gateway.pool, id_or_slug, gateway.ceiling)
-    except NotFound:
-        raise HTTPException(status_code=404, detail="No such recommendation.") from None
-    if not _visible(await _owner(gateway, first.id), id_or_slug, first.slug, who):
+    async with gateway.pool.acquire() as connection:
+        first = await repository.get_recommendation(connection, id_or_slug)
+    if first is None or not _visible(first["user_id"], id_or_slug, first["slug"], who):
         raise HTTPException(status_code=404, detail="No such recommendation.")
+    recommendation_id = str(first["id"])
 
     async def events() -> AsyncIterator[str]:
-        last: tuple[str, str] | None = None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + gateway.settings.sse_timeout_seconds
-        while loop.time() < deadline:
-            async with gateway.pool.acquire() as connection:
-                row = await repository.get_recommendation(connection, str(first.id))
-            assert row is not None
-            current = (row["status"], row["stage"])
-            if current != last:
-                last = current
-                yield f"event: stage\ndata: {json.dumps({'status': row['status'], 'stage': row['stage']})}\n\n"
-            if row["status"] in ("completed", "failed"):
-                result = await load_response(gateway.pool, str(first.id), gateway.ceiling)
-                yield f"event: result\ndata: {result.model_dump_json()}\n\n"
-                return
-            await asyncio.sleep(gateway.settings.sse_poll_interval_seconds)
-        yield "event: timeout\ndata: {}\n\n"
+        with gateway.progress.watch(recommendation_id) as changed:
+            last: tuple[str, str] | None = None
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + gateway.settings.sse_timeout_seconds
+            while loop.time() < deadline:
+                # Cleared before the read: a change after the read wakes the wait below at once.
+                changed.clear()
+                async with gateway.pool.acquire() as connection:
+                    row = await repository.get_recommendation(connection, recommendation_id)
+                assert row is not None
+                current = (row["status"], row["stage"])
+                if current != last:
+                    last = current
+                    yield f"event: stage\ndata: {json.dumps({'status': row['status'], 'stage': row['stage']})}\n\n"
+                if row["status"] in ("completed", "failed"):
+                    result = await load_response(gateway.pool, recommendation_id, gateway.ceiling)
+                    yield f"event: result\ndata: {result.model_dump_json()}\n\n"
+                    return
+                try:
+                    await asyncio.wait_for(changed.wait(), gateway.settings.sse_poll_interval_seconds)
+                except TimeoutError:
+                    pass
+            yield "event: timeout\ndata: {}\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 

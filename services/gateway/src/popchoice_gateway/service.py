@@ -97,13 +97,20 @@ def build_response(row: asyncpg.Record, movies: Sequence[asyncpg.Record], ceilin
     )
 
 
-async def load_response(pool: asyncpg.Pool, id_or_slug: str, ceiling: float) -> RecommendationOut:
+async def load_response_with_owner(
+    pool: asyncpg.Pool, id_or_slug: str, ceiling: float
+) -> tuple[RecommendationOut, uuid.UUID | None]:
+    """The API object of a recommendation and the user it belongs to (None: nobody's)."""
     async with pool.acquire() as connection:
         row = await repository.get_recommendation(connection, id_or_slug)
         if row is None:
             raise NotFound(id_or_slug)
         movies = await repository.recommendation_movies(connection, row["id"])
-    return build_response(row, movies, ceiling)
+    return build_response(row, movies, ceiling), row["user_id"]
+
+
+async def load_response(pool: asyncpg.Pool, id_or_slug: str, ceiling: float) -> RecommendationOut:
+    return (await load_response_with_owner(pool, id_or_slug, ceiling))[0]
 
 
 class RecommendationService:

@@ -8,8 +8,9 @@ import asyncpg
 import redis.asyncio as redis
 
 from popchoice_common.llm import LLMClient
-from popchoice_gateway.auth import RateLimiter
+from popchoice_gateway.auth import ApiKeys, RateLimiter
 from popchoice_gateway.config import GatewaySettings
+from popchoice_gateway.progress import ProgressListener
 from popchoice_gateway.service import RecommendationService
 
 
@@ -22,3 +23,5 @@ class GatewayState:
     rate_limiter: RateLimiter
     llm: LLMClient | None
     ceiling: float
+    progress: ProgressListener
+    api_keys: ApiKeys

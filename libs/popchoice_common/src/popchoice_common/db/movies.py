@@ -23,23 +23,20 @@ class MovieMatch:
     score_rating: Decimal | None
     similarity: float
     content: str
+    tmdb_id: int | None = None
+    poster_url: str | None = None
+    localized_name: str | None = None
 
 
 async def match_movies(executor: Executor, embedding: np.ndarray, *, threshold: float, count: int) -> list[MovieMatch]:
-    """The catalog's nearest films to an embedding (active model only), best first."""
+    """The catalog's nearest films to an embedding (active model only), best first, with what a pick shows."""
     rows = await executor.fetch(
-        "SELECT id, name, year, age_rating, description, duration, score_rating, similarity, content"
-        " FROM match_movies($1, $2, $3)",
+        "SELECT found.id, found.name, found.year, found.age_rating, found.description, found.duration,"
+        " found.score_rating, found.similarity, found.content, m.tmdb_id, m.poster_url, m.localized_name"
+        " FROM match_movies($1, $2, $3) AS found JOIN movies m ON m.id = found.id"
+        " ORDER BY found.similarity DESC, found.id",
         embedding,
         threshold,
         count,
     )
     return [MovieMatch(**dict(row)) for row in rows]
-
-
-async def movie_cards(executor: Executor, movie_ids: list[int]) -> dict[int, asyncpg.Record]:
-    """What a pick shows of catalog films: TMDB id, poster and localized name, by movie id."""
-    rows = await executor.fetch(
-        "SELECT id, tmdb_id, poster_url, localized_name FROM movies WHERE id = ANY($1::bigint[])", movie_ids
-    )
-    return {row["id"]: row for row in rows}

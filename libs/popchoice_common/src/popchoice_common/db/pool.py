@@ -29,8 +29,15 @@ async def register_codecs(connection: asyncpg.Connection) -> None:
         ) from exc
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """No reset on release: the product keeps no session state (settings are SET LOCAL, locks are
+    transaction-scoped), and asyncpg's default reset costs a round trip every time a connection returns."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10, **kwargs: object) -> asyncpg.Pool:
     """An asyncpg pool whose connections encode and decode pgvector types."""
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=register_codecs, **kwargs)
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=register_codecs, reset=_keep_session, **kwargs
+    )
     assert pool is not None
     return pool

@@ -76,6 +76,16 @@ async def recommendation_movies(connection: asyncpg.Connection, recommendation_i
     return rows
 
 
+async def start_recommendation(connection: asyncpg.Connection, recommendation_id: uuid.UUID) -> asyncpg.Record | None:
+    """Moves a pending or processing recommendation to 'preparing' and returns it (None: unknown or finished)."""
+    row: asyncpg.Record | None = await connection.fetchrow(
+        "UPDATE recommendations SET status = 'processing', stage = 'preparing'"
+        " WHERE id = $1 AND status IN ('pending', 'processing') RETURNING *",
+        recommendation_id,
+    )
+    return row
+
+
 async def set_stage(
     connection: asyncpg.Connection, recommendation_id: uuid.UUID, stage: str, *, status: str = "processing"
 ) -> None:
@@ -88,60 +98,72 @@ async def set_stage(
     )
 
 
-async def store_picks(
-    connection: asyncpg.Connection, recommendation_id: uuid.UUID, picks: Sequence[StoredPick]
-) -> None:
-    """Writes a batch of picks; a batch already stored (a redelivered job) is replaced, not duplicated."""
-    batches = sorted({pick.batch for pick in picks})
-    await connection.execute(
-        "DELETE FROM recommendation_movies WHERE recommendation_id = $1 AND batch = ANY($2::int[])",
-        recommendation_id,
-        batches,
-    )
-    await connection.executemany(
-        """
-        INSERT INTO recommendation_movies (
-            recommendation_id, batch, position, is_main_recommendation, movie_key, movie_id, tmdb_id, name, year,
-            similarity, from_tmdb, ai_description, poster_url, localized_name, score_rating, duration, age_rating
-        ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-        """,
-        [
-            (
-                recommendation_id,
-                pick.batch,
-                pick.position,
-                pick.is_main_recommendation,
-                pick.movie_key,
-                pick.movie_id,
-                pick.tmdb_id,
-                pick.name,
-                pick.year,
-                pick.similarity,
-                pick.from_tmdb,
-                pick.ai_description,
-                pick.poster_url,
-                pick.localized_name,
-                pick.score_rating,
-                pick.duration,
-                pick.age_rating,
-            )
-            for pick in picks
-        ],
-    )
+_PICK_COLUMNS = (
+    "batch, position, is_main_recommendation, movie_key, movie_id, tmdb_id, name, year, similarity, from_tmdb,"
+    " ai_description, poster_url, localized_name, score_rating, duration, age_rating"
+)
+_PICK_ARRAYS = (
+    "$2::int[], $3::int[], $4::bool[], $5::text[], $6::bigint[], $7::int[], $8::text[], $9::int[],"
+    " $10::float8[], $11::bool[], $12::text[], $13::text[], $14::text[], $15::numeric[], $16::int[], $17::text[]"
+)
 
 
-async def complete_recommendation(
-    connection: asyncpg.Connection, recommendation_id: uuid.UUID, *, used_broader_search: bool, db_movie_count: int
+def _pick_arrays(picks: Sequence[StoredPick]) -> list[list[Any]]:
+    fields = (
+        "batch",
+        "position",
+        "is_main_recommendation",
+        "movie_key",
+        "movie_id",
+        "tmdb_id",
+        "name",
+        "year",
+        "similarity",
+        "from_tmdb",
+        "ai_description",
+        "poster_url",
+        "localized_name",
+        "score_rating",
+        "duration",
+        "age_rating",
+    )
+    return [[getattr(pick, name) for pick in picks] for name in fields]
+
+
+async def store_batch(
+    connection: asyncpg.Connection,
+    recommendation_id: uuid.UUID,
+    picks: Sequence[StoredPick],
+    *,
+    complete: tuple[bool, int] | None,
 ) -> None:
+    """One statement (one round trip, atomic): stores a batch's picks and marks the recommendation
+    completed (complete = (used_broader_search, db_movie_count)) or, for complete None, the more-picks batch done.
+
+    Picks already stored for the batch are kept (ON CONFLICT DO NOTHING): a redelivered job that got
+    this far before stores nothing twice.
+    """
+    if complete is not None:
+        finish = (
+            "UPDATE recommendations SET status = 'completed', stage = 'complete', completed_at = now(), error = NULL,"
+            " used_broader_search = $18, db_movie_count = $19 WHERE id = $1"
+        )
+        extra: list[Any] = [complete[0], complete[1]]
+    else:
+        finish = "UPDATE recommendations SET more_picks_status = 'completed' WHERE id = $1"
+        extra = []
     await connection.execute(
-        """
-        UPDATE recommendations SET status = 'completed', stage = 'complete', completed_at = now(), error = NULL,
-            used_broader_search = $2, db_movie_count = $3
-        WHERE id = $1
+        f"""
+        WITH added AS (
+            INSERT INTO recommendation_movies (recommendation_id, {_PICK_COLUMNS})
+            SELECT $1, * FROM unnest({_PICK_ARRAYS})
+            ON CONFLICT DO NOTHING
+        )
+        {finish}
         """,
         recommendation_id,
-        used_broader_search,
-        db_movie_count,
+        *_pick_arrays(picks),
+        *extra,
     )
 
 

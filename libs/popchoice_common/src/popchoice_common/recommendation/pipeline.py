@@ -115,7 +115,6 @@ class RecommendationPipeline:
             matches = await movies_repository.match_movies(
                 connection, query, threshold=self.settings.local_match_threshold, count=count
             )
-            cards = await movies_repository.movie_cards(connection, [match.id for match in matches])
         return [
             Candidate(
                 name=match.name,
@@ -124,12 +123,12 @@ class RecommendationPipeline:
                 from_tmdb=False,
                 description=match.description,
                 movie_id=match.id,
-                tmdb_id=cards[match.id]["tmdb_id"],
+                tmdb_id=match.tmdb_id,
                 age_rating=match.age_rating,
                 duration=match.duration or None,
                 score_rating=match.score_rating,
-                poster_url=cards[match.id]["poster_url"],
-                localized_name=cards[match.id]["localized_name"],
+                poster_url=match.poster_url,
+                localized_name=match.localized_name,
             )
             for match in matches
         ]
@@ -196,14 +195,18 @@ class RecommendationPipeline:
         ]
 
     async def run(self, recommendation_id: uuid.UUID) -> None:
-        """Builds and stores the first batch of picks, then marks the recommendation completed."""
+        """Builds and stores the first batch of picks, then marks the recommendation completed.
+
+        Stages are written as work that can take time begins (embedding, local search, TMDB search,
+        descriptions); ranking and posters happen in memory, in no measurable time, and are not
+        written on their own.
+        """
         async with self.pool.acquire() as connection:
-            row = await repository.get_recommendation(connection, str(recommendation_id))
-        if row is None:
-            raise RecommendationNotFound(recommendation_id)
-        if row["status"] == "completed":
-            return
-        await self._stage(recommendation_id, "preparing")
+            row = await repository.start_recommendation(connection, recommendation_id)
+            if row is None:
+                if await repository.get_recommendation(connection, str(recommendation_id)) is None:
+                    raise RecommendationNotFound(recommendation_id)
+                return  # already completed or failed: a redelivery has nothing to do
         people = people_from_quiz(msgspec.json.decode(row["quiz_data"]))
         memory = await self._memory(row["user_id"])
         quiz_text = quiz_embedding_text(people)
@@ -223,19 +226,15 @@ class RecommendationPipeline:
             await self._stage(recommendation_id, "tmdb-search")
             tmdb = self._filter(await self._tmdb(people, query, 1, row["locale"]), people, memory, set())
             used_broader_search = bool(tmdb)
-        await self._stage(recommendation_id, "ai-ranking")
         picks = merge_picks([strong, tmdb, weak], self.settings.max_total_movies)
-        await self._stage(recommendation_id, "posters")
         await self._stage(recommendation_id, "descriptions")
         descriptions = await self._describe(quiz_text, picks, row["locale"])
-        stored = self._stored(picks, descriptions, batch=0)
-        async with self.pool.acquire() as connection, connection.transaction():
-            await repository.store_picks(connection, recommendation_id, stored)
-            await repository.complete_recommendation(
+        async with self.pool.acquire() as connection:
+            await repository.store_batch(
                 connection,
                 recommendation_id,
-                used_broader_search=used_broader_search,
-                db_movie_count=sum(1 for pick in picks if not pick.from_tmdb),
+                self._stored(picks, descriptions, batch=0),
+                complete=(used_broader_search, sum(1 for pick in picks if not pick.from_tmdb)),
             )
         await self._announce(recommendation_id, picks, batch=0)
         log.info(
@@ -286,9 +285,10 @@ class RecommendationPipeline:
         tmdb = self._filter(await self._tmdb(people, query, batch + 1, row["locale"]), people, memory, shown)
         picks = merge_picks([tmdb, local], wanted)
         descriptions = await self._describe(quiz_text, picks, row["locale"])
-        async with self.pool.acquire() as connection, connection.transaction():
-            await repository.store_picks(connection, recommendation_id, self._stored(picks, descriptions, batch))
-            await repository.set_more_picks_status(connection, recommendation_id, "completed")
+        async with self.pool.acquire() as connection:
+            await repository.store_batch(
+                connection, recommendation_id, self._stored(picks, descriptions, batch), complete=None
+            )
         await self._announce(recommendation_id, picks, batch=batch)
 
     async def fail(self, recommendation_id: uuid.UUID, *, more_picks: bool = False) -> None:

@@ -1,0 +1,211 @@
+"""Recommendation benchmark: POST → completed latency and throughput through the real services.
+
+A database of its own gets a catalog of N generated films (hash embedder), then a gateway (uvicorn)
+and recommender processes start against it and the local Redis. C concurrent clients each loop:
+POST /api/recommendations, then follow /api/recommendations/{id}/events until the result arrives.
+Reported: latency from the POST to the result event (p50/p95/p99) and completed recommendations per
+second. Catalog-only (no TMDB or OpenAI configured), which is the path a seeded catalog serves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from popchoice_catalog_seeder.seed import seed_movies_file
+from popchoice_common.db.migrations import migrate
+from popchoice_common.db.pool import create_pool, resolve_database_url
+from popchoice_common.embedders import HashEmbedder
+from popchoice_common.settings import PopChoiceSettings
+from popchoice_common.testing.provision import with_database
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench" / "seed"))
+from run import generate_movies_file  # noqa: E402 - the seed benchmark's generator
+
+API_KEY = f"bench-{uuid.uuid4().hex}"
+MOODS = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "Documentary"]
+WORDS = "heist storm train love war family secret city space robot ghost island journey revenge".split()
+
+
+async def _admin(server_url: str, sql: str) -> None:
+    connection = await asyncpg.connect(server_url)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def quiz(rng: random.Random) -> dict[str, object]:
+    return {
+        "favoriteMovie": " ".join(rng.choice(WORDS).title() for _ in range(2)),
+        "newVsClassic": rng.choice(["new", "classic"]),
+        "moodPreference": rng.sample(MOODS, 2),
+        "tonePreference": " ".join(rng.sample(WORDS, 3)),
+    }
+
+
+async def one(session: aiohttp.ClientSession, base: str, rng: random.Random) -> float:
+    started = time.perf_counter()
+    async with session.post(f"{base}/api/recommendations", json=quiz(rng)) as response:
+        if response.status != 201:
+            raise RuntimeError(f"POST answered {response.status}: {await response.text()}")
+        created = await response.json()
+    async with session.get(f"{base}/api/recommendations/{created['id']}/events") as events:
+        event = ""
+        async for raw in events.content:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: ") and event == "result":
+                if json.loads(line[6:])["status"] != "completed":
+                    raise RuntimeError(f"recommendation {created['id']} failed")
+                return time.perf_counter() - started
+    raise RuntimeError("the event stream ended without a result")
+
+
+async def clients(
+    base: str, concurrency: int, total: int, seed: int, rate: float | None = None
+) -> tuple[list[float], float]:
+    """concurrency clients share total recommendations: back to back (closed loop), or started at a
+    steady rate per second overall (open loop, at most concurrency in flight)."""
+    latencies: list[float] = []
+    remaining = total
+    connector = aiohttp.TCPConnector(limit=concurrency * 2)
+    async with aiohttp.ClientSession(connector=connector, headers={"X-API-Key": API_KEY}) as session:
+        began = time.perf_counter()
+        issued = 0
+
+        async def worker(index: int) -> None:
+            nonlocal remaining, issued
+            rng = random.Random(seed + index)
+            while remaining > 0:
+                remaining -= 1
+                if rate is not None:
+                    due = began + issued / rate
+                    issued += 1
+                    delay = due - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                latencies.append(await one(session, base, rng))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(index) for index in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return latencies, elapsed
+
+
+async def run(
+    films: int, concurrency: int, total: int, recommenders: int, warmup: int, rate: float | None
+) -> dict[str, object]:
+    settings = PopChoiceSettings()
+    server_url = resolve_database_url(settings)
+    database = f"popchoice_bench_recommend_{os.getpid()}"
+    await _admin(server_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    await _admin(server_url, f'CREATE DATABASE "{database}"')
+    url = with_database(server_url, database)
+    prefix = f"bench-recommend-{uuid.uuid4().hex[:8]}:"
+    processes: list[asyncio.subprocess.Process] = []
+    try:
+        await migrate(url, ROOT / "db" / "init", model_id="hash-384", dimensions=384)
+        pool = await create_pool(url, min_size=1, max_size=2)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "movies.txt"
+            generate_movies_file(path, films)
+            await seed_movies_file(pool, HashEmbedder(384), path)
+        await pool.execute(
+            "INSERT INTO api_keys (name, key_digest) VALUES ('bench', $1)", hashlib.sha256(API_KEY.encode()).hexdigest()
+        )
+        await pool.close()
+        port = _free_port()
+        env = {
+            **{key: value for key, value in os.environ.items() if key not in ("TMDB_API_KEY", "OPENAI_API_KEY")},
+            "DATABASE_URL": url,
+            "REDIS_URL": settings.redis_dsn() or "redis://127.0.0.1:6379/0",
+            "STREAM_KEY_PREFIX": prefix,
+            "EMBEDDING_PROVIDER": "hash",
+            "RATE_LIMIT_PER_MINUTE": "10000000",
+            "GATEWAY_PORT": str(port),
+            "RECOMMENDER_CONCURRENCY": "16",
+            "LOG_LEVEL": "WARNING",
+            "LOG_FORMAT": "json",
+        }
+        for module in ["popchoice_gateway"] + ["popchoice_recommender"] * recommenders:
+            processes.append(
+                await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", module, env=env, stdout=asyncio.subprocess.DEVNULL
+                )
+            )
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as probe:
+            for _ in range(150):
+                try:
+                    async with probe.get(f"{base}/api/health") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.2)
+        await clients(base, concurrency, warmup, seed=1)
+        latencies, elapsed = await clients(base, concurrency, total, seed=2, rate=rate)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            await process.wait()
+        await _admin(server_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    latencies.sort()
+    milliseconds = [value * 1000 for value in latencies]
+    return {
+        "films": films,
+        "clients": concurrency,
+        "offered_per_second": rate,
+        "recommender_processes": recommenders,
+        "recommendations": len(latencies),
+        "seconds": round(elapsed, 2),
+        "completed_per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(statistics.median(milliseconds), 1),
+        "p95_ms": round(milliseconds[int(len(milliseconds) * 0.95) - 1], 1),
+        "p99_ms": round(milliseconds[int(len(milliseconds) * 0.99) - 1], 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--films", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--recommendations", type=int, default=2000)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--recommenders", type=int, default=1)
+    parser.add_argument("--rate", type=float, default=None, help="open loop: recommendations started per second")
+    args = parser.parse_args()
+    result = asyncio.run(run(args.films, args.clients, args.recommendations, args.recommenders, args.warmup, args.rate))
+    print(json.dumps(result))
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    name = f"recommend_rate_{int(args.rate)}.json" if args.rate else "recommend.json"
+    (out / name).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
