@@ -44,14 +44,21 @@ BEGIN
 END;
 $$;
 
--- Makes p_model the searched model and builds its index. Idempotent; safe on every start-up.
-CREATE OR REPLACE FUNCTION configure_embedding_model(p_model text, p_dimensions integer) RETURNS void
+-- Makes p_model the searched model: builds its index and defines match_movies for it (below).
+-- Idempotent; safe on every start-up.
+CREATE OR REPLACE FUNCTION configure_embedding_model(
+    p_model text, p_dimensions integer, p_ef_search integer DEFAULT 100
+) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     known_dimensions integer;
+    search_type text := embedding_search_type(p_dimensions);
 BEGIN
     IF p_model IS NULL OR btrim(p_model) = '' THEN
         RAISE EXCEPTION 'embedding model name must not be empty';
+    END IF;
+    IF p_ef_search NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'hnsw.ef_search must be between 1 and 1000, not %', p_ef_search;
     END IF;
     SELECT dimensions INTO known_dimensions FROM embedding_models WHERE model = p_model;
     IF known_dimensions IS NOT NULL AND known_dimensions <> p_dimensions THEN
@@ -61,62 +68,54 @@ BEGIN
     UPDATE embedding_models SET active = false WHERE active AND model <> p_model;
     INSERT INTO embedding_models (model, dimensions, active) VALUES (p_model, p_dimensions, true)
     ON CONFLICT (model) DO UPDATE SET active = true;
+    -- A plain SQL function with the model and vector type written in: no dynamic SQL to plan on
+    -- every call, and the ORDER BY … LIMIT shape the HNSW index serves. A query of another
+    -- dimension fails the cast with pgvector's own "expected N dimensions" error. ef_search (the
+    -- HNSW candidate list) trades a little latency for recall; 40, pgvector's default, misses too
+    -- many true neighbours of clustered embeddings.
+    EXECUTE format($definition$
+        CREATE OR REPLACE FUNCTION match_movies(
+            query_embedding  vector,
+            match_threshold  double precision DEFAULT 0.1,
+            match_count      integer DEFAULT 5
+        ) RETURNS TABLE (
+            id bigint, name text, age_rating text, description text, duration integer,
+            score_rating numeric, year integer, similarity double precision, content text
+        )
+        LANGUAGE sql STABLE SET hnsw.ef_search = %3$s AS $body$
+            SELECT nearest.id, nearest.name, nearest.age_rating, nearest.description, nearest.duration,
+                   nearest.score_rating, nearest.year, nearest.similarity,
+                   nearest.name || ' (' || coalesce(nearest.year::text, 'n/a') || ') | '
+                       || coalesce(nearest.age_rating, 'NR') || ' | Duration: ' || nearest.duration
+                       || ' min | Rating: ' || coalesce(nearest.score_rating::text, 'n/a') || '/10'
+                       || E'\n' || nearest.description
+            FROM (
+                SELECT m.id, m.name, m.age_rating, m.description, m.duration, m.score_rating, m.year,
+                       1 - (m.embedding::%1$s <=> query_embedding::%1$s) AS similarity
+                FROM movies m
+                WHERE m.embedding_model = %2$L
+                ORDER BY m.embedding::%1$s <=> query_embedding::%1$s
+                LIMIT greatest(match_count, 0)
+            ) AS nearest
+            WHERE nearest.similarity > match_threshold
+            ORDER BY nearest.similarity DESC, nearest.id
+        $body$
+    $definition$, search_type, p_model, p_ef_search);
 END;
 $$;
 
--- Cosine-similarity search over the active model's rows, best first. Ordering by distance with a
--- LIMIT lets the HNSW index serve the query; the threshold is applied to those nearest rows.
+-- Cosine-similarity search over the active model's rows, best first. Until an embedding model is
+-- configured it only explains what to do; configure_embedding_model replaces it with the real search.
 CREATE OR REPLACE FUNCTION match_movies(
     query_embedding  vector,
     match_threshold  double precision DEFAULT 0.1,
     match_count      integer DEFAULT 5
 ) RETURNS TABLE (
-    id            bigint,
-    name          text,
-    age_rating    text,
-    description   text,
-    duration      integer,
-    score_rating  numeric,
-    year          integer,
-    similarity    double precision,
-    content       text
+    id bigint, name text, age_rating text, description text, duration integer,
+    score_rating numeric, year integer, similarity double precision, content text
 )
 LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    active_model text;
-    active_dimensions integer;
-    search_type text;
 BEGIN
-    SELECT em.model, em.dimensions INTO active_model, active_dimensions
-    FROM embedding_models em WHERE em.active;
-    IF active_model IS NULL THEN
-        RAISE EXCEPTION 'no active embedding model: run popchoice-migrate with the embedding settings';
-    END IF;
-    IF vector_dims(query_embedding) <> active_dimensions THEN
-        RAISE EXCEPTION 'query embedding has % dimensions; the active model % has %',
-            vector_dims(query_embedding), active_model, active_dimensions;
-    END IF;
-    IF match_count IS NULL OR match_count < 1 THEN
-        RETURN;
-    END IF;
-    search_type := embedding_search_type(active_dimensions);
-    RETURN QUERY EXECUTE format($query$
-        SELECT nearest.id, nearest.name, nearest.age_rating, nearest.description, nearest.duration,
-               nearest.score_rating, nearest.year, nearest.similarity,
-               format('%%s (%%s) | %%s | Duration: %%s min | Rating: %%s/10' || E'\n' || '%%s',
-                      nearest.name, coalesce(nearest.year::text, 'n/a'), coalesce(nearest.age_rating, 'NR'),
-                      nearest.duration, coalesce(nearest.score_rating::text, 'n/a'), nearest.description)
-        FROM (
-            SELECT m.id, m.name, m.age_rating, m.description, m.duration, m.score_rating, m.year,
-                   1 - (m.embedding::%1$s <=> $1::%1$s) AS similarity
-            FROM movies m
-            WHERE m.embedding_model = %2$L
-            ORDER BY m.embedding::%1$s <=> $1::%1$s
-            LIMIT $2
-        ) AS nearest
-        WHERE nearest.similarity > $3
-        ORDER BY nearest.similarity DESC, nearest.id
-    $query$, search_type, active_model)
-    USING query_embedding, match_count, match_threshold;
+    RAISE EXCEPTION 'no active embedding model: run popchoice-migrate with the embedding settings';
 END;
 $$;

@@ -69,7 +69,7 @@ async def test_match_movies_ignores_other_models(db_conn):
 
 async def test_match_movies_rejects_a_wrong_dimension(db_conn):
     """A query vector of another dimension is refused with a clear message."""
-    with pytest.raises(asyncpg.RaiseError, match="384"):
+    with pytest.raises(asyncpg.PostgresError, match="384"):
         await db_conn.fetch("SELECT * FROM match_movies($1)", np.ones(10, dtype=np.float32))
 
 
@@ -148,3 +148,23 @@ async def test_schema_constraints_reject_bad_values(db_conn):
             await db_conn.execute(
                 "INSERT INTO tmdb_match_reviews (movie_id, movie_name, reason) VALUES ($1, 'Y', 'vibes')", movie_id
             )
+
+
+async def test_search_before_a_model_is_configured_explains_itself(database_factory):
+    """Without an active embedding model, match_movies says how to configure one."""
+    url = database_factory.create(embedding=None)
+    connection = await asyncpg.connect(url)
+    try:
+        with pytest.raises(asyncpg.RaiseError, match="popchoice-migrate"):
+            await connection.fetch("SELECT * FROM match_movies($1::vector)", "[1,0,0]")
+    finally:
+        await connection.close()
+
+
+async def test_search_runs_with_the_configured_ef_search(db_conn):
+    """match_movies carries hnsw.ef_search (100 by default) for recall beyond pgvector's default 40."""
+    config = await db_conn.fetchval("SELECT proconfig FROM pg_proc WHERE proname = 'match_movies'")
+    assert config == ["hnsw.ef_search=100"]
+    await configure_embedding_model(db_conn, "hash-384", 384, ef_search=64)
+    config = await db_conn.fetchval("SELECT proconfig FROM pg_proc WHERE proname = 'match_movies'")
+    assert config == ["hnsw.ef_search=64"]

@@ -40,6 +40,7 @@ class MigrateSettings(PopChoiceSettings):
     """Settings of popchoice-migrate."""
 
     migrations_dir: Path = Field(default=Path("db/init"), description="Folder of the ordered *.sql files.")
+    hnsw_ef_search: int = Field(default=100, ge=1, le=1000, description="HNSW candidate list size of match_movies.")
 
 
 @dataclass(frozen=True)
@@ -103,20 +104,25 @@ async def apply_migrations(connection: asyncpg.Connection, migrations: list[Migr
         await connection.execute("SELECT pg_advisory_unlock($1)", MIGRATIONS_LOCK_KEY)
 
 
-async def configure_embedding_model(connection: asyncpg.Connection, model_id: str, dimensions: int) -> None:
-    """Makes model_id the searched model and builds its HNSW index (see db/init/007_vector_search.sql)."""
+async def configure_embedding_model(
+    connection: asyncpg.Connection, model_id: str, dimensions: int, *, ef_search: int = 100
+) -> None:
+    """Makes model_id the searched model, builds its HNSW index and defines match_movies for it
+    (see db/init/007_vector_search.sql)."""
     async with connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock($1)", MIGRATIONS_LOCK_KEY)
-        await connection.execute("SELECT configure_embedding_model($1, $2)", model_id, dimensions)
+        await connection.execute("SELECT configure_embedding_model($1, $2, $3)", model_id, dimensions, ef_search)
 
 
-async def migrate(dsn: str, migrations_dir: Path, *, model_id: str | None, dimensions: int | None) -> list[str]:
+async def migrate(
+    dsn: str, migrations_dir: Path, *, model_id: str | None, dimensions: int | None, ef_search: int = 100
+) -> list[str]:
     """Applies pending migrations and, when given, activates the embedding model."""
     connection = await asyncpg.connect(dsn)
     try:
         applied = await apply_migrations(connection, load_migrations(migrations_dir))
         if model_id is not None and dimensions is not None:
-            await configure_embedding_model(connection, model_id, dimensions)
+            await configure_embedding_model(connection, model_id, dimensions, ef_search=ef_search)
         return applied
     finally:
         await connection.close()
@@ -139,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 settings.migrations_dir,
                 model_id=embedding.model_id if embedding else None,
                 dimensions=embedding.dimensions if embedding else None,
+                ef_search=settings.hnsw_ef_search,
             )
         )
     except MigrationEdited as exc:
