@@ -24,30 +24,19 @@ import uuid
 from pathlib import Path
 
 import aiohttp
-import asyncpg
+import redis.asyncio as redis
 
 from popchoice_catalog_seeder.seed import seed_movies_file
-from popchoice_common.db.migrations import migrate
-from popchoice_common.db.pool import create_pool, resolve_database_url
+from popchoice_common.db.pool import create_pool
 from popchoice_common.embedders import HashEmbedder
 from popchoice_common.settings import PopChoiceSettings
-from popchoice_common.testing.provision import with_database
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bench" / "seed"))
-from run import generate_movies_file  # noqa: E402 - the seed benchmark's generator
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support import ROOT, fresh_database, generate_movies_file  # noqa: E402 - bench/support.py
 
 API_KEY = f"bench-{uuid.uuid4().hex}"
 MOODS = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "Documentary"]
 WORDS = "heist storm train love war family secret city space robot ghost island journey revenge".split()
-
-
-async def _admin(server_url: str, sql: str) -> None:
-    connection = await asyncpg.connect(server_url)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 def _free_port() -> int:
@@ -115,19 +104,58 @@ async def clients(
     return latencies, elapsed
 
 
+async def _drive(
+    url: str,
+    settings: PopChoiceSettings,
+    prefix: str,
+    processes: list[asyncio.subprocess.Process],
+    concurrency: int,
+    total: int,
+    recommenders: int,
+    warmup: int,
+    rate: float | None,
+) -> tuple[list[float], float]:
+    """Starts the gateway and recommenders on the seeded database, warms up, then measures."""
+    port = _free_port()
+    env = {
+        **{key: value for key, value in os.environ.items() if key not in ("TMDB_API_KEY", "OPENAI_API_KEY")},
+        "DATABASE_URL": url,
+        "REDIS_URL": settings.redis_dsn() or "redis://127.0.0.1:6379/0",
+        "STREAM_KEY_PREFIX": prefix,
+        "EMBEDDING_PROVIDER": "hash",
+        "RATE_LIMIT_PER_MINUTE": "10000000",
+        "GATEWAY_PORT": str(port),
+        "RECOMMENDER_CONCURRENCY": "16",
+        "LOG_LEVEL": "WARNING",
+        "LOG_FORMAT": "json",
+    }
+    for module in ["popchoice_gateway"] + ["popchoice_recommender"] * recommenders:
+        processes.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-m", module, env=env, stdout=asyncio.subprocess.DEVNULL
+            )
+        )
+    base = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession() as probe:
+        for _ in range(150):
+            try:
+                async with probe.get(f"{base}/api/health") as response:
+                    if response.status == 200:
+                        break
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    await clients(base, concurrency, warmup, seed=1)
+    return await clients(base, concurrency, total, seed=2, rate=rate)
+
+
 async def run(
     films: int, concurrency: int, total: int, recommenders: int, warmup: int, rate: float | None
 ) -> dict[str, object]:
     settings = PopChoiceSettings()
-    server_url = resolve_database_url(settings)
-    database = f"popchoice_bench_recommend_{os.getpid()}"
-    await _admin(server_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    await _admin(server_url, f'CREATE DATABASE "{database}"')
-    url = with_database(server_url, database)
     prefix = f"bench-recommend-{uuid.uuid4().hex[:8]}:"
     processes: list[asyncio.subprocess.Process] = []
-    try:
-        await migrate(url, ROOT / "db" / "init", model_id="hash-384", dimensions=384)
+    async with fresh_database(f"popchoice_bench_recommend_{os.getpid()}", model_id="hash-384", dimensions=384) as url:
         pool = await create_pool(url, min_size=1, max_size=2)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "movies.txt"
@@ -137,43 +165,20 @@ async def run(
             "INSERT INTO api_keys (name, key_digest) VALUES ('bench', $1)", hashlib.sha256(API_KEY.encode()).hexdigest()
         )
         await pool.close()
-        port = _free_port()
-        env = {
-            **{key: value for key, value in os.environ.items() if key not in ("TMDB_API_KEY", "OPENAI_API_KEY")},
-            "DATABASE_URL": url,
-            "REDIS_URL": settings.redis_dsn() or "redis://127.0.0.1:6379/0",
-            "STREAM_KEY_PREFIX": prefix,
-            "EMBEDDING_PROVIDER": "hash",
-            "RATE_LIMIT_PER_MINUTE": "10000000",
-            "GATEWAY_PORT": str(port),
-            "RECOMMENDER_CONCURRENCY": "16",
-            "LOG_LEVEL": "WARNING",
-            "LOG_FORMAT": "json",
-        }
-        for module in ["popchoice_gateway"] + ["popchoice_recommender"] * recommenders:
-            processes.append(
-                await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", module, env=env, stdout=asyncio.subprocess.DEVNULL
-                )
+        try:
+            latencies, elapsed = await _drive(
+                url, settings, prefix, processes, concurrency, total, recommenders, warmup, rate
             )
-        base = f"http://127.0.0.1:{port}"
-        async with aiohttp.ClientSession() as probe:
-            for _ in range(150):
-                try:
-                    async with probe.get(f"{base}/api/health") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.2)
-        await clients(base, concurrency, warmup, seed=1)
-        latencies, elapsed = await clients(base, concurrency, total, seed=2, rate=rate)
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            await process.wait()
-        await _admin(server_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                await process.wait()
+            client = redis.Redis.from_url(settings.redis_dsn() or "redis://127.0.0.1:6379/0")
+            keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=10_000)]
+            if keys:
+                await client.delete(*keys)
+            await client.aclose()
     latencies.sort()
     milliseconds = [value * 1000 for value in latencies]
     return {

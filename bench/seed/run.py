@@ -11,58 +11,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import random
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
-
 from popchoice_catalog_seeder.seed import seed_movies_file
-from popchoice_common.db.migrations import migrate
-from popchoice_common.db.pool import create_pool, resolve_database_url
+from popchoice_common.db.pool import create_pool
 from popchoice_common.embedders import Embedder, HashEmbedder
-from popchoice_common.settings import PopChoiceSettings
-from popchoice_common.testing.provision import with_database
 
-ROOT = Path(__file__).resolve().parents[2]
-WORDS = (
-    "heist detective storm train love war family secret city space robot ghost island journey revenge "
-    "comedy wedding music dream memory island desert ocean kingdom village soldier teacher artist "
-    "chef thief spy queen brothers sisters summer winter night road friendship betrayal mystery"
-).split()
-RATINGS = ["G", "PG", "PG-13", "R"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support import ROOT, fresh_database, generate_movies_file  # noqa: E402 - bench/support.py
 
 
-def generate_movies_file(path: Path, count: int, seed: int = 7) -> None:
-    rng = random.Random(seed)
-    entries = []
-    for index in range(count):
-        title = " ".join(rng.choice(WORDS).title() for _ in range(rng.randint(1, 4))) + f" {index}"
-        minutes = rng.randint(75, 190)
-        description = " ".join(rng.choice(WORDS) for _ in range(rng.randint(35, 70))).capitalize() + "."
-        entries.append(
-            f"{title}: {rng.randint(1930, 2024)} | {rng.choice(RATINGS)} | {minutes // 60}h {minutes % 60}m"
-            f" | {rng.randint(40, 95) / 10:.1f} rating\n{description}"
-        )
-    path.write_text("\n\n".join(entries) + "\n", encoding="utf-8")
-
-
-async def _admin(server_url: str, sql: str) -> None:
-    connection = await asyncpg.connect(server_url)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-async def run_scenario(server_url: str, name: str, embedder: Embedder, count: int) -> dict[str, object]:
-    database = f"popchoice_bench_{name}"
-    await _admin(server_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    await _admin(server_url, f'CREATE DATABASE "{database}"')
-    url = with_database(server_url, database)
-    try:
-        await migrate(url, ROOT / "db" / "init", model_id=embedder.model_id, dimensions=embedder.dimensions)
+async def run_scenario(name: str, embedder: Embedder, count: int) -> dict[str, object]:
+    async with fresh_database(
+        f"popchoice_bench_{name}", model_id=embedder.model_id, dimensions=embedder.dimensions
+    ) as url:
         pool = await create_pool(url, min_size=1, max_size=2)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "movies.txt"
@@ -74,8 +39,6 @@ async def run_scenario(server_url: str, name: str, embedder: Embedder, count: in
             load_seconds = time.perf_counter() - load_started
             summary = await seed_movies_file(pool, embedder, path)
         await pool.close()
-    finally:
-        await _admin(server_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     outside = summary.seconds - summary.embed_seconds
     return {
         "scenario": name,
@@ -96,12 +59,11 @@ async def main() -> None:
     parser.add_argument("--local-count", type=int, default=1_000)
     parser.add_argument("--skip-local", action="store_true")
     args = parser.parse_args()
-    server_url = resolve_database_url(PopChoiceSettings())
-    results = [await run_scenario(server_url, "hash", HashEmbedder(384), args.hash_count)]
+    results = [await run_scenario("hash", HashEmbedder(384), args.hash_count)]
     if not args.skip_local:
         from popchoice_common.embedders.local import LocalEmbedder
 
-        results.append(await run_scenario(server_url, "local", LocalEmbedder(), args.local_count))
+        results.append(await run_scenario("local", LocalEmbedder(), args.local_count))
     for result in results:
         print(json.dumps(result))
     out = ROOT / "bench" / "results"

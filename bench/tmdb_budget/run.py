@@ -22,25 +22,16 @@ from pathlib import Path
 import asyncpg
 import redis.asyncio as redis
 
-from popchoice_common.db.migrations import migrate
-from popchoice_common.db.pool import resolve_database_url
 from popchoice_common.events import DiscoverPageRequested
 from popchoice_common.settings import PopChoiceSettings
 from popchoice_common.streams import Publisher, StreamKeys
 from popchoice_common.testing.fake_tmdb import API_KEY, FakeTMDBServer, make_movie
-from popchoice_common.testing.provision import with_database
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support import ROOT, fresh_database  # noqa: E402 - bench/support.py
+
 SOURCES = ("now_playing", "upcoming", "top_rated", "popular")
 OVERVIEW = "A film made up for the budget benchmark, with an overview long enough to pass the quality bar."
-
-
-async def _admin(server_url: str, sql: str) -> None:
-    connection = await asyncpg.connect(server_url)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 def _films(count: int) -> list[object]:
@@ -60,12 +51,18 @@ def _films(count: int) -> list[object]:
 
 async def run(requests_per_window: int, window_ms: int, duration: float, films: int) -> dict[str, object]:
     settings = PopChoiceSettings()
-    server_url = resolve_database_url(settings)
-    database = f"popchoice_bench_tmdb_{os.getpid()}"
-    await _admin(server_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    await _admin(server_url, f'CREATE DATABASE "{database}"')
-    database_url = with_database(server_url, database)
-    await migrate(database_url, ROOT / "db" / "init", model_id="hash-384", dimensions=384)
+    async with fresh_database(f"popchoice_bench_tmdb_{os.getpid()}", model_id="hash-384", dimensions=384) as url:
+        return await _measure(settings, url, requests_per_window, window_ms, duration, films)
+
+
+async def _measure(
+    settings: PopChoiceSettings,
+    database_url: str,
+    requests_per_window: int,
+    window_ms: int,
+    duration: float,
+    films: int,
+) -> dict[str, object]:
     redis_url = settings.redis_dsn() or "redis://127.0.0.1:6379/0"
     prefix = f"bench-tmdb-{uuid.uuid4().hex[:8]}:"
     fake = FakeTMDBServer(requests_per_window=requests_per_window, window_ms=window_ms).start()
@@ -130,7 +127,6 @@ async def run(requests_per_window: int, window_ms: int, duration: float, films: 
             await client.delete(*keys)
         await client.aclose()
         fake.stop()
-        await _admin(server_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     budget = requests_per_window * duration / (window_ms / 1000)
     return {
         "processes": len(processes),

@@ -14,26 +14,17 @@ import asyncio
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import asyncpg
 import numpy as np
 
-from popchoice_common.db.migrations import migrate
-from popchoice_common.db.pool import create_pool, resolve_database_url
-from popchoice_common.settings import PopChoiceSettings
-from popchoice_common.testing.provision import with_database
+from popchoice_common.db.pool import create_pool
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-async def _admin(server_url: str, sql: str) -> None:
-    connection = await asyncpg.connect(server_url)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from support import ROOT, fresh_database  # noqa: E402 - bench/support.py
 
 
 def clustered(rng: np.random.Generator, count: int, dimensions: int, clusters: int) -> np.ndarray:
@@ -113,20 +104,14 @@ async def measure(url: str, queries: np.ndarray, dimensions: int) -> dict[str, f
 
 
 async def run(dimensions: int, films: int, queries: int, seed: int) -> dict[str, object]:
-    server_url = resolve_database_url(PopChoiceSettings())
-    database = f"popchoice_bench_vector_{dimensions}_{os.getpid()}"
     model = f"bench-{dimensions}"
-    await _admin(server_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    await _admin(server_url, f'CREATE DATABASE "{database}"')
-    url = with_database(server_url, database)
-    try:
-        await migrate(url, ROOT / "db" / "init", model_id=model, dimensions=dimensions)
+    async with fresh_database(
+        f"popchoice_bench_vector_{dimensions}_{os.getpid()}", model_id=model, dimensions=dimensions
+    ) as url:
         rng = np.random.default_rng(seed)
         data = clustered(rng, films + queries, dimensions, clusters=max(films // 200, 10))
         build = await load(url, model, data[:films])
         result = await measure(url, data[films:], dimensions)
-    finally:
-        await _admin(server_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     return {"dimensions": dimensions, "films": films, "index_build_seconds": round(build, 1), **result}
 
 

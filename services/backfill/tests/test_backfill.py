@@ -3,20 +3,7 @@ import pytest
 from popchoice_backfill.config import BackfillSettings
 from popchoice_backfill.service import Backfiller, candidate_ids, run_once
 from popchoice_common.identity import normalize_title
-from popchoice_common.testing.fake_tmdb import API_KEY, make_movie
-from popchoice_common.tmdb import LocalRateLimiter, TMDBClient
-
-
-@pytest.fixture
-async def tmdb(fake_tmdb):
-    client = TMDBClient(
-        api_key=API_KEY,
-        limiter=LocalRateLimiter(requests_per_window=10_000, window_ms=1000),
-        base_url=fake_tmdb.base_url,
-        retry_backoff_seconds=0.01,
-    )
-    yield client
-    await client.aclose()
+from popchoice_common.testing.fake_tmdb import make_movie
 
 
 @pytest.fixture
@@ -25,9 +12,9 @@ def settings():
 
 
 @pytest.fixture
-def backfiller(db_pool, tmdb, hash_embedder, settings):
+def backfiller(db_pool, tmdb_client, hash_embedder, settings):
     def make(**overrides):
-        return Backfiller(db_pool, tmdb, hash_embedder, settings.model_copy(update=overrides))
+        return Backfiller(db_pool, tmdb_client, hash_embedder, settings.model_copy(update=overrides))
 
     return make
 

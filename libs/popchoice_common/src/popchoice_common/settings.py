@@ -89,7 +89,7 @@ class PopChoiceSettings(BaseSettings):
     catalog_tmdb_requests_per_window: int = Field(default=10, ge=1)
     catalog_tmdb_rate_limit_window_ms: int = Field(default=10_000, ge=1)
     catalog_tmdb_429_backoff_ms: int = Field(default=30_000, ge=0)
-    catalog_tmdb_rate_limit_margin_ms: int = Field(default=100, ge=0)
+    catalog_tmdb_rate_limit_margin_ms: int = Field(default=250, ge=0)
     catalog_maintenance_concurrency: int = Field(default=1, ge=1)
 
     openai_chat_model: str | None = Field(

@@ -23,8 +23,10 @@ from popchoice_common.db.migrations import configure_embedding_model, migrate
 from popchoice_common.db.pool import create_pool
 from popchoice_common.embedders.hashing import HashEmbedder
 from popchoice_common.testing.fake_openai import FakeOpenAIServer
+from popchoice_common.testing.fake_tmdb import API_KEY as FAKE_TMDB_KEY
 from popchoice_common.testing.fake_tmdb import FakeTMDBServer
 from popchoice_common.testing.provision import postgres_server_url, redis_server_url, with_database
+from popchoice_common.tmdb import LocalRateLimiter, TMDBClient
 
 TEST_EMBEDDING_DIMENSIONS = 384
 TEST_EMBEDDING_MODEL = HashEmbedder(TEST_EMBEDDING_DIMENSIONS).model_id
@@ -205,6 +207,19 @@ def fake_tmdb(fake_tmdb_server: FakeTMDBServer) -> Iterator[FakeTMDBServer]:
     fake_tmdb_server.state.reset()
     yield fake_tmdb_server
     fake_tmdb_server.state.reset()
+
+
+@pytest.fixture
+async def tmdb_client(fake_tmdb: FakeTMDBServer) -> AsyncIterator[TMDBClient]:
+    """The real TMDB client on the fake server, with an in-process limiter that never holds back."""
+    client = TMDBClient(
+        api_key=FAKE_TMDB_KEY,
+        limiter=LocalRateLimiter(requests_per_window=10_000, window_ms=1000),
+        base_url=fake_tmdb.base_url,
+        retry_backoff_seconds=0.01,
+    )
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture

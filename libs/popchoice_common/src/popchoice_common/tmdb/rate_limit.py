@@ -80,7 +80,7 @@ class RedisRateLimiter:
         prefix: str,
         requests_per_window: int,
         window_ms: int,
-        margin_ms: int = 100,
+        margin_ms: int = 250,
         waiter_ttl_ms: int = 1000,
     ) -> None:
         self._client = client
@@ -109,7 +109,7 @@ class RedisRateLimiter:
 class LocalRateLimiter:
     """The same rules inside one process, for runs without Redis (the gateway's inline mode)."""
 
-    def __init__(self, *, requests_per_window: int, window_ms: int, margin_ms: int = 100) -> None:
+    def __init__(self, *, requests_per_window: int, window_ms: int, margin_ms: int = 250) -> None:
         self._limit = requests_per_window
         self._window = (window_ms + margin_ms) / 1000
         self._starts: deque[float] = deque()
