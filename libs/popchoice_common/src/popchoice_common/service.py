@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import asyncpg
 import redis.asyncio as redis
+import uvloop
 
 from popchoice_common.db import create_pool, resolve_database_url
 from popchoice_common.embedders import Embedder, create_embedder
@@ -24,6 +24,7 @@ from popchoice_common.tmdb import TMDBClient, create_rate_limiter, create_tmdb_c
 
 log = get_logger(__name__)
 TMDBUse = Literal["off", "optional", "required"]
+T = TypeVar("T")
 
 
 def create_llm(settings: PopChoiceSettings) -> LLMClient | None:
@@ -111,6 +112,11 @@ async def open_resources(
             await client.aclose()
 
 
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run on uvloop (a faster event loop: fewer CPU cycles per socket operation)."""
+    return uvloop.run(coroutine)
+
+
 def run_worker(
     service: str,
     settings: PopChoiceSettings,
@@ -132,7 +138,7 @@ def run_worker(
             await worker.run()
 
     try:
-        asyncio.run(main())
+        run_async(main())
     except ConfigurationError as exc:
         log.error("service_not_started", service=service, error=str(exc))
         return 2
