@@ -164,7 +164,7 @@ async def test_search_before_a_model_is_configured_explains_itself(database_fact
 async def test_search_runs_with_the_configured_ef_search(db_conn):
     """match_movies carries hnsw.ef_search (100 by default) for recall beyond pgvector's default 40."""
     config = await db_conn.fetchval("SELECT proconfig FROM pg_proc WHERE proname = 'match_movies'")
-    assert config == ["hnsw.ef_search=100"]
+    assert config == ["hnsw.ef_search=100", "enable_seqscan=off", "enable_sort=off"]
     await configure_embedding_model(db_conn, "hash-384", 384, ef_search=64)
     config = await db_conn.fetchval("SELECT proconfig FROM pg_proc WHERE proname = 'match_movies'")
-    assert config == ["hnsw.ef_search=64"]
+    assert config == ["hnsw.ef_search=64", "enable_seqscan=off", "enable_sort=off"]
