@@ -28,6 +28,8 @@ from typing import Any
 
 from aiohttp import web
 
+from popchoice_common.testing.http_server import ThreadedHTTPServer
+
 API_KEY = "test-tmdb-token"
 PAGE_SIZE = 20
 MAX_PAGE = 500
@@ -359,16 +361,15 @@ def _by_rating(movie: FakeMovie) -> tuple[float, int, int]:
     return (-movie.vote_average, -movie.vote_count, movie.id)
 
 
-class FakeTMDBServer:
+class FakeTMDBServer(ThreadedHTTPServer):
     """Start with :meth:`start`; ``base_url`` ends in ``/3`` as TMDB_BASE_URL expects."""
 
+    name = "fake-tmdb"
+
     def __init__(self, api_key: str = API_KEY, requests_per_window: int | None = None, window_ms: int = 10_000) -> None:
+        super().__init__()
         self.api_key = api_key
         self.state = FakeTMDBState(requests_per_window=requests_per_window, window_ms=window_ms)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-tmdb", daemon=True)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def base_url(self) -> str:
@@ -382,18 +383,7 @@ class FakeTMDBServer:
         """Changes the sliding-window limit while running; None disables it."""
         self.state.set_rate_limit(requests_per_window, window_ms)
 
-    def start(self) -> FakeTMDBServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-
-    async def _start(self) -> None:
+    def build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         for name in MOVIE_LISTS:
             app.router.add_get(f"/3/movie/{name}", self._list_handler(name))
@@ -401,11 +391,7 @@ class FakeTMDBServer:
         app.router.add_get("/3/search/movie", self._search)
         app.router.add_get("/3/genre/movie/list", self._genres)
         app.router.add_get(r"/3/movie/{movie_id:\d+}", self._details)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return app
 
     # -- gatekeeping -------------------------------------------------------------------------------
 
