@@ -327,3 +327,15 @@ def test_metrics_are_served_over_http(monkeypatch):
     serve_metrics(PopChoiceSettings())
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     assert "popchoice_jobs_processed_total" in body
+
+
+async def test_announcements_are_capped_and_keep_no_job_state(redis_client, keys, publisher):
+    """Notifications for listeners (recommendation.completed) cap their stream and leave no job state behind."""
+    import uuid
+
+    from popchoice_common.events import RECOMMENDATION_COMPLETED, RecommendationCompleted
+
+    for _ in range(300):
+        await publisher.announce(RecommendationCompleted.for_batch(uuid.uuid4(), "completed"), maxlen=100)
+    assert await redis_client.xlen(keys.stream(RECOMMENDATION_COMPLETED)) < 300
+    assert [key async for key in redis_client.scan_iter(match=f"{keys.prefix}job:*")] == []

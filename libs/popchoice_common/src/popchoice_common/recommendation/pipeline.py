@@ -22,7 +22,7 @@ from popchoice_common.db import recommendations as repository
 from popchoice_common.db.recommendations import StoredPick, UserMemory
 from popchoice_common.embedders import Embedder
 from popchoice_common.errors import PermanentError
-from popchoice_common.events import Event, MovieSeedRequested, RecommendationCompleted
+from popchoice_common.events import MovieSeedRequested, RecommendationCompleted
 from popchoice_common.llm import FilmForPitch, LLMClient
 from popchoice_common.logs import get_logger
 from popchoice_common.movie_text import movie_embedding_text
@@ -255,16 +255,18 @@ class RecommendationPipeline:
         )
 
     async def _announce(self, recommendation_id: uuid.UUID, picks: Sequence[Candidate], *, batch: int) -> None:
-        """recommendation.completed for listeners; TMDB picks queued for just-in-time seeding."""
+        """recommendation.completed for listeners (capped, no job state); TMDB picks queued for JIT seeding."""
         if self.publisher is None:
             return
+        await self.publisher.announce(RecommendationCompleted.for_batch(recommendation_id, "completed", batch))
         seeds = [pick.tmdb_id for pick in picks if pick.from_tmdb and pick.tmdb_id is not None]
-        events: list[Event] = [RecommendationCompleted.for_batch(recommendation_id, "completed", batch)]
-        events += [
-            MovieSeedRequested.for_movie(tmdb_id, self.settings.tmdb_language)
-            for tmdb_id in seeds[: self.settings.max_jit_seed_movies]
-        ]
-        await self.publisher.publish_many(events)
+        if seeds:
+            await self.publisher.publish_many(
+                [
+                    MovieSeedRequested.for_movie(tmdb_id, self.settings.tmdb_language)
+                    for tmdb_id in seeds[: self.settings.max_jit_seed_movies]
+                ]
+            )
 
     async def more_picks(self, recommendation_id: uuid.UUID, batch: int) -> None:
         """Stores batch n: six more films, none already shown for this recommendation."""

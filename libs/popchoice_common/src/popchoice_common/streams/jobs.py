@@ -93,6 +93,10 @@ class Publisher:
         (result,) = await self.publish_many([event])
         return result
 
+    async def announce(self, event: Event, *, maxlen: int = 10_000) -> str:
+        """A capped, state-free notification for listeners (see :func:`announce`)."""
+        return await announce(self._client, self._keys, event, maxlen=maxlen)
+
     async def publish_many(self, events: Sequence[Event]) -> list[PublishResult]:
         """Enqueues many events with pipelined script calls (500 events per call); order is kept."""
         by_stream: dict[str, list[int]] = defaultdict(list)
@@ -120,6 +124,18 @@ class Publisher:
                 else:
                     results[index] = PublishResult(job_id, False, state, entry_id)
         return [result for result in results if result is not None]
+
+
+async def announce(client: redis.Redis, keys: StreamKeys, event: Event, *, maxlen: int = 10_000) -> str:
+    """Appends a notification for listeners (no job state, no dedupe): the stream is capped at about
+    maxlen entries, so a stream nobody consumes never grows without bound."""
+    entry_id = await client.xadd(
+        keys.stream(event.stream),
+        {"job_id": event.job_id, "data": encode_event(event)},
+        maxlen=maxlen,
+        approximate=True,
+    )
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 
 async def get_job(client: redis.Redis, keys: StreamKeys, job_id: str) -> JobState | None:
