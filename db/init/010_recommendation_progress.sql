@@ -1,10 +1,14 @@
 -- Every change of a recommendation's status, stage or more-picks status is announced on the
--- recommendation_progress channel (payload: its id), so event streams wake at once instead of polling.
+-- recommendation_progress channel, so event streams wake at once instead of polling. Payload:
+-- "<id> <status> <stage> <more_picks_status or ->" — enough for a stream to report the change
+-- without reading the row again.
 -- NOTIFY is sent at commit: a listener never sees a change the database does not have yet.
 CREATE OR REPLACE FUNCTION notify_recommendation_progress() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('recommendation_progress', NEW.id::text);
+    PERFORM pg_notify(
+        'recommendation_progress',
+        NEW.id::text || ' ' || NEW.status || ' ' || NEW.stage || ' ' || coalesce(NEW.more_picks_status, '-'));
     RETURN NULL;
 END;
 $$;

@@ -179,28 +179,35 @@ async def recommendation_events(
     recommendation_id = str(first["id"])
 
     async def events() -> AsyncIterator[str]:
-        with gateway.progress.watch(recommendation_id) as changed:
+        with gateway.progress.watch(recommendation_id) as watch:
+            # Read again now that changes are watched: one made since the first read is not missed.
+            async with gateway.pool.acquire() as connection:
+                current = await repository.get_recommendation(connection, recommendation_id)
+            assert current is not None
+            status, stage = current["status"], current["stage"]
             last: tuple[str, str] | None = None
             loop = asyncio.get_running_loop()
             deadline = loop.time() + gateway.settings.sse_timeout_seconds
             while loop.time() < deadline:
-                # Cleared before the read: a change after the read wakes the wait below at once.
-                changed.clear()
-                async with gateway.pool.acquire() as connection:
-                    row = await repository.get_recommendation(connection, recommendation_id)
-                assert row is not None
-                current = (row["status"], row["stage"])
-                if current != last:
-                    last = current
-                    yield f"event: stage\ndata: {json.dumps({'status': row['status'], 'stage': row['stage']})}\n\n"
-                if row["status"] in ("completed", "failed"):
+                if (status, stage) != last:
+                    last = (status, stage)
+                    yield f"event: stage\ndata: {json.dumps({'status': status, 'stage': stage})}\n\n"
+                if status in ("completed", "failed"):
                     result = await load_response(gateway.pool, recommendation_id, gateway.ceiling)
                     yield f"event: result\ndata: {result.model_dump_json()}\n\n"
                     return
                 try:
-                    await asyncio.wait_for(changed.wait(), gateway.settings.sse_poll_interval_seconds)
+                    await asyncio.wait_for(watch.changed.wait(), gateway.settings.sse_poll_interval_seconds)
                 except TimeoutError:
-                    pass
+                    # Nothing announced (or the listening connection dropped): ask the database.
+                    async with gateway.pool.acquire() as connection:
+                        row = await repository.get_recommendation(connection, recommendation_id)
+                    assert row is not None
+                    status, stage = row["status"], row["stage"]
+                    continue
+                watch.changed.clear()
+                assert watch.status is not None and watch.stage is not None
+                status, stage = watch.status, watch.stage
             yield "event: timeout\ndata: {}\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

@@ -10,6 +10,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -19,9 +20,22 @@ log = get_logger(__name__)
 CHANNEL = "recommendation_progress"
 
 
+@dataclass(eq=False)
+class ProgressWatch:
+    """Set whenever the recommendation changes; status and stage are the latest the database announced."""
+
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    status: str | None = None
+    stage: str | None = None
+
+    def update(self, status: str, stage: str) -> None:
+        self.status, self.stage = status, stage
+        self.changed.set()
+
+
 class ProgressListener:
     def __init__(self) -> None:
-        self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+        self._waiters: defaultdict[str, set[ProgressWatch]] = defaultdict(set)
         self._connection: asyncpg.Connection | None = None
 
     async def start(self, dsn: str) -> None:
@@ -30,23 +44,26 @@ class ProgressListener:
         self._connection.add_termination_listener(self._lost)
 
     def _notified(self, connection: object, pid: int, channel: str, payload: str) -> None:
-        for event in self._waiters.get(payload, ()):
-            event.set()
+        recommendation_id, _, rest = payload.partition(" ")
+        status, _, rest = rest.partition(" ")
+        stage = rest.partition(" ")[0]
+        for watch in self._waiters.get(recommendation_id, ()):
+            watch.update(status, stage)
 
     def _lost(self, connection: object) -> None:
         # Event streams still re-read their row every SSE_POLL_INTERVAL_SECONDS.
         log.warning("progress_listener_lost")
 
     @contextmanager
-    def watch(self, recommendation_id: str) -> Iterator[asyncio.Event]:
-        """An event set whenever this recommendation changes, for as long as the block runs."""
-        event = asyncio.Event()
-        self._waiters[recommendation_id].add(event)
+    def watch(self, recommendation_id: str) -> Iterator[ProgressWatch]:
+        """The announced changes of this recommendation, for as long as the block runs."""
+        watch = ProgressWatch()
+        self._waiters[recommendation_id].add(watch)
         try:
-            yield event
+            yield watch
         finally:
             waiters = self._waiters[recommendation_id]
-            waiters.discard(event)
+            waiters.discard(watch)
             if not waiters:
                 del self._waiters[recommendation_id]
 
