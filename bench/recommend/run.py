@@ -125,7 +125,7 @@ async def _drive(
         "EMBEDDING_PROVIDER": "hash",
         "RATE_LIMIT_PER_MINUTE": "10000000",
         "GATEWAY_PORT": str(port),
-        "RECOMMENDER_CONCURRENCY": "16",
+        "RECOMMENDER_CONCURRENCY": os.environ.get("RECOMMENDER_CONCURRENCY", "16"),
         "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "json",
     }
