@@ -158,3 +158,16 @@ def test_health_names_what_failed(client):
     answer = client.get("/api/health")
     assert answer.status_code == 503 and answer.json()["checks"]["redis"].startswith("failed")
     assert answer.json()["checks"]["postgres"] == "ok"
+
+
+def test_oversized_chunked_bodies_get_413(client):
+    """A body sent without Content-Length is counted as it streams in, and refused past the limit."""
+
+    def chunks():
+        yield b"["
+        for _ in range(40):
+            yield b" " * 1000
+        yield b"]"
+
+    answer = client.post("/api/recommendations", content=chunks(), headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413
