@@ -34,9 +34,39 @@ from popchoice_common.settings import PopChoiceSettings
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from support import ROOT, fresh_database, generate_movies_file  # noqa: E402 - bench/support.py
 
+CPU_PER_RECOMMENDATION: dict[str, float] = {}
 API_KEY = f"bench-{uuid.uuid4().hex}"
 MOODS = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "Documentary"]
 WORDS = "heist storm train love war family secret city space robot ghost island journey revenge".split()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (Linux /proc), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _busy_seconds() -> float:
+    """CPU time the whole machine spent not idle (all cores), from /proc/stat."""
+    values = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _pids_named(name: str) -> list[int]:
+    """Processes whose command name is name (PostgreSQL backends, redis-server) on this machine."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
 
 
 def _free_port() -> int:
@@ -146,7 +176,22 @@ async def _drive(
                 pass
             await asyncio.sleep(0.2)
     await clients(base, concurrency, warmup, seed=1)
-    return await clients(base, concurrency, total, seed=2, rate=rate)
+    pids = {
+        "gateway": [processes[0].pid],
+        "recommenders": [process.pid for process in processes[1:]],
+        "postgres": _pids_named("postgres"),
+        "redis": _pids_named("redis-server"),
+    }
+    before = {name: sum(map(_cpu_seconds, group)) for name, group in pids.items()}
+    before["bench_clients"] = time.process_time()
+    busy = _busy_seconds()
+    latencies, elapsed = await clients(base, concurrency, total, seed=2, rate=rate)
+    cpu = {name: sum(map(_cpu_seconds, group)) - before[name] for name, group in pids.items()}
+    cpu["bench_clients"] = time.process_time() - before["bench_clients"]
+    cpu["other"] = _busy_seconds() - busy - sum(cpu.values())
+    # CPU milliseconds per completed recommendation, by process group (all cores together).
+    CPU_PER_RECOMMENDATION.update({name: round(value * 1000 / len(latencies), 2) for name, value in cpu.items()})
+    return latencies, elapsed
 
 
 async def run(
@@ -192,6 +237,7 @@ async def run(
         "p50_ms": round(statistics.median(milliseconds), 1),
         "p95_ms": round(milliseconds[int(len(milliseconds) * 0.95) - 1], 1),
         "p99_ms": round(milliseconds[int(len(milliseconds) * 0.99) - 1], 1),
+        "cpu_ms_per_recommendation": CPU_PER_RECOMMENDATION,
     }
 
 

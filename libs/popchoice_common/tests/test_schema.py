@@ -168,3 +168,22 @@ async def test_search_runs_with_the_configured_ef_search(db_conn):
     await configure_embedding_model(db_conn, "hash-384", 384, ef_search=64)
     config = await db_conn.fetchval("SELECT proconfig FROM pg_proc WHERE proname = 'match_movies'")
     assert config == ["hnsw.ef_search=64", "enable_seqscan=off", "enable_sort=off"]
+
+
+async def test_joining_search_results_to_movies_goes_through_the_primary_key(db_conn):
+    """match_movies is planned as a handful of rows, so the request path's join to movies looks the
+    matches up by id instead of hashing the whole table (what the default 1,000-row estimate chose)."""
+    for index in range(300):
+        vector = np.zeros(384, dtype=np.float32)
+        vector[index % 384] = 1.0
+        await insert_movie(db_conn, f"Film {index}", 2000, vector)
+    await db_conn.execute("ANALYZE movies")
+    query = np.zeros(384, dtype=np.float32)
+    query[0] = 1.0
+    explain = "SELECT found.id, m.tmdb_id FROM match_movies($1, 0.1, 6) AS found JOIN movies m ON m.id = found.id"
+    for ef_search in (100, 64):  # reconfiguring keeps the estimate
+        await configure_embedding_model(db_conn, "hash-384", 384, ef_search=ef_search)
+        assert await db_conn.fetchval("SELECT prorows FROM pg_proc WHERE proname = 'match_movies'") == 10
+        plan = "\n".join(row[0] for row in await db_conn.fetch(f"EXPLAIN {explain}", query))
+        assert "Seq Scan on movies" not in plan, plan
+        assert "movies_pkey" in plan, plan

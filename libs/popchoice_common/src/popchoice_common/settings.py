@@ -108,6 +108,11 @@ class PopChoiceSettings(BaseSettings):
     max_total_movies: int = Field(default=6, ge=1)
     max_jit_seed_movies: int = Field(default=5, ge=0)
     recent_recommendation_days: int = Field(default=30, ge=0)
+    stage_write_delay_ms: int = Field(
+        default=50,
+        ge=0,
+        description="A stage is written once it has lasted this long; shorter ones are superseded unwritten. 0: every stage.",
+    )
 
     embedding_provider: EmbeddingProvider | None = Field(
         default=None, description="openai | local | hash. Unset: openai when OPENAI_API_KEY is set, else local."

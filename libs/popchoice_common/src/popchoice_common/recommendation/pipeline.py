@@ -27,6 +27,7 @@ from popchoice_common.llm import FilmForPitch, LLMClient
 from popchoice_common.logs import get_logger
 from popchoice_common.movie_text import movie_embedding_text
 from popchoice_common.quiz import QuizAnswers, quiz_embedding_text
+from popchoice_common.recommendation.progress import StageWriter
 from popchoice_common.recommendation.ranking import (
     Candidate,
     apply_memory,
@@ -97,10 +98,6 @@ class RecommendationPipeline:
         calibration = calibration_for(embedder.model_id)
         self.threshold = settings.similarity_threshold or calibration.similarity_threshold
         self.ceiling = calibration.similarity_ceiling
-
-    async def _stage(self, recommendation_id: uuid.UUID, stage: str) -> None:
-        async with self.pool.acquire() as connection:
-            await repository.set_stage(connection, recommendation_id, stage)
 
     async def _memory(self, user_id: uuid.UUID | None) -> UserMemory:
         if user_id is None:
@@ -197,9 +194,9 @@ class RecommendationPipeline:
     async def run(self, recommendation_id: uuid.UUID) -> None:
         """Builds and stores the first batch of picks, then marks the recommendation completed.
 
-        Stages are written as work that can take time begins (embedding, local search, TMDB search,
-        descriptions); ranking and posters happen in memory, in no measurable time, and are not
-        written on their own.
+        Stages are entered as work that can take time begins (embedding, local search, TMDB search,
+        descriptions) and written once they last STAGE_WRITE_DELAY_MS (see progress.StageWriter);
+        ranking and posters happen in memory, in no measurable time, and are not stages of their own.
         """
         async with self.pool.acquire() as connection:
             row = await repository.start_recommendation(connection, recommendation_id)
@@ -207,35 +204,42 @@ class RecommendationPipeline:
                 if await repository.get_recommendation(connection, str(recommendation_id)) is None:
                     raise RecommendationNotFound(recommendation_id)
                 return  # already completed or failed: a redelivery has nothing to do
-        people = people_from_quiz(msgspec.json.decode(row["quiz_data"]))
-        memory = await self._memory(row["user_id"])
-        quiz_text = quiz_embedding_text(people)
-        await self._stage(recommendation_id, "embedding")
-        query = await self.embedder.embed_one(quiz_text)
-        await self._stage(recommendation_id, "local-search")
-        # Ask for as many more as the filters may remove, so the picks are still full afterwards.
-        wanted = self.settings.local_match_count + len(people) + len(memory.excluded_keys) + len(memory.wrong_mood_keys)
-        local = self._filter(await self._local(query, min(wanted, 100)), people, memory, set())[
-            : self.settings.local_match_count
-        ]
-        strong = [pick for pick in local if pick.similarity >= self.threshold]
-        weak = [pick for pick in local if pick.similarity < self.threshold]
-        tmdb: list[Candidate] = []
-        used_broader_search = False
-        if len(strong) < self.settings.min_high_quality_local and self.tmdb is not None:
-            await self._stage(recommendation_id, "tmdb-search")
-            tmdb = self._filter(await self._tmdb(people, query, 1, row["locale"]), people, memory, set())
-            used_broader_search = bool(tmdb)
-        picks = merge_picks([strong, tmdb, weak], self.settings.max_total_movies)
-        await self._stage(recommendation_id, "descriptions")
-        descriptions = await self._describe(quiz_text, picks, row["locale"])
-        async with self.pool.acquire() as connection:
-            await repository.store_batch(
-                connection,
-                recommendation_id,
-                self._stored(picks, descriptions, batch=0),
-                complete=(used_broader_search, sum(1 for pick in picks if not pick.from_tmdb)),
-            )
+        progress = StageWriter(
+            self.pool, recommendation_id, delay_seconds=self.settings.stage_write_delay_ms / 1000
+        )
+        try:
+            people = people_from_quiz(msgspec.json.decode(row["quiz_data"]))
+            memory = await self._memory(row["user_id"])
+            quiz_text = quiz_embedding_text(people)
+            await progress.enter("embedding")
+            query = await self.embedder.embed_one(quiz_text)
+            await progress.enter("local-search")
+            # Ask for as many more as the filters may remove, so the picks are still full afterwards.
+            wanted = self.settings.local_match_count + len(people) + len(memory.excluded_keys) + len(memory.wrong_mood_keys)
+            local = self._filter(await self._local(query, min(wanted, 100)), people, memory, set())[
+                : self.settings.local_match_count
+            ]
+            strong = [pick for pick in local if pick.similarity >= self.threshold]
+            weak = [pick for pick in local if pick.similarity < self.threshold]
+            tmdb: list[Candidate] = []
+            used_broader_search = False
+            if len(strong) < self.settings.min_high_quality_local and self.tmdb is not None:
+                await progress.enter("tmdb-search")
+                tmdb = self._filter(await self._tmdb(people, query, 1, row["locale"]), people, memory, set())
+                used_broader_search = bool(tmdb)
+            picks = merge_picks([strong, tmdb, weak], self.settings.max_total_movies)
+            await progress.enter("descriptions")
+            descriptions = await self._describe(quiz_text, picks, row["locale"])
+            await progress.close()
+            async with self.pool.acquire() as connection:
+                await repository.store_batch(
+                    connection,
+                    recommendation_id,
+                    self._stored(picks, descriptions, batch=0),
+                    complete=(used_broader_search, sum(1 for pick in picks if not pick.from_tmdb)),
+                )
+        finally:
+            await progress.close()
         await self._announce(recommendation_id, picks, batch=0)
         log.info(
             "recommendation_completed",
