@@ -111,7 +111,7 @@ class PopChoiceSettings(BaseSettings):
     stage_write_delay_ms: int = Field(
         default=50,
         ge=0,
-        description="A stage is written once it has lasted this long; shorter ones are superseded unwritten. 0: every stage.",
+        description="A stage is written once it has lasted this long (ms); shorter ones are not. 0: every stage.",
     )
 
     embedding_provider: EmbeddingProvider | None = Field(

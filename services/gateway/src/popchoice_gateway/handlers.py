@@ -9,15 +9,17 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+import asyncpg
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from popchoice_common.asyncapi import asyncapi_document
 from popchoice_common.db import recommendations as repository
 from popchoice_gateway.auth import CSRF_COOKIE, Caller, authenticate, new_csrf_token
+from popchoice_gateway.progress import ProgressWatch
 from popchoice_gateway.schemas import (
     CsrfOut,
     ErrorOut,
@@ -36,6 +38,7 @@ from popchoice_gateway.service import (
     load_response,
     load_response_with_owner,
 )
+from popchoice_gateway.sse import EventStream
 from popchoice_gateway.state import GatewayState
 
 router = APIRouter()
@@ -48,7 +51,8 @@ ERRORS = {
 }
 
 
-def state(request: Request) -> GatewayState:
+async def state(request: Request) -> GatewayState:
+    # async: FastAPI runs a plain def dependency in its thread pool, a thread hand-off per request.
     gateway: GatewayState = request.app.state.gateway
     return gateway
 
@@ -170,47 +174,70 @@ async def get_recommendation(
 )
 async def recommendation_events(
     id_or_slug: Annotated[str, Path(max_length=64)], gateway: State, who: MaybeCaller
-) -> StreamingResponse:
+) -> EventStream:
     """Server-Sent Events: a `stage` event per stage change, then one `result` event with the whole recommendation."""
+    try:
+        # By id, changes are watched before the first read, so that read is also the stream's start.
+        watched: str | None = str(uuid.UUID(id_or_slug))
+    except ValueError:
+        watched = None  # by slug the id is known only after the read, which is then repeated
+    watch = gateway.progress.open_watch(watched) if watched is not None else None
     async with gateway.pool.acquire() as connection:
         first = await repository.get_recommendation(connection, id_or_slug)
     if first is None or not _visible(first["user_id"], id_or_slug, first["slug"], who):
+        if watch is not None and watched is not None:
+            gateway.progress.unwatch(watched, watch)
         raise HTTPException(status_code=404, detail="No such recommendation.")
     recommendation_id = str(first["id"])
+    current: asyncpg.Record | None = first
+    if watch is None:
+        watch, current = gateway.progress.open_watch(recommendation_id), None
+    return EventStream(
+        _events(gateway, recommendation_id, watch, current),
+        on_disconnect=watch.abandon,
+        headers={"Cache-Control": "no-store"},
+    )
 
-    async def events() -> AsyncIterator[str]:
-        with gateway.progress.watch(recommendation_id) as watch:
+
+async def _events(
+    gateway: GatewayState, recommendation_id: str, watch: ProgressWatch, current: asyncpg.Record | None
+) -> AsyncIterator[str]:
+    """The stream of one recommendation; current is its row as read after the watch began, if any."""
+    try:
+        if current is None:
             # Read again now that changes are watched: one made since the first read is not missed.
             async with gateway.pool.acquire() as connection:
                 current = await repository.get_recommendation(connection, recommendation_id)
             assert current is not None
-            status, stage = current["status"], current["stage"]
-            last: tuple[str, str] | None = None
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + gateway.settings.sse_timeout_seconds
-            while loop.time() < deadline:
-                if (status, stage) != last:
-                    last = (status, stage)
-                    yield f"event: stage\ndata: {json.dumps({'status': status, 'stage': stage})}\n\n"
-                if status in ("completed", "failed"):
-                    result = await load_response(gateway.pool, recommendation_id, gateway.ceiling)
-                    yield f"event: result\ndata: {result.model_dump_json()}\n\n"
-                    return
-                try:
-                    await asyncio.wait_for(watch.changed.wait(), gateway.settings.sse_poll_interval_seconds)
-                except TimeoutError:
-                    # Nothing announced (or the listening connection dropped): ask the database.
-                    async with gateway.pool.acquire() as connection:
-                        row = await repository.get_recommendation(connection, recommendation_id)
-                    assert row is not None
-                    status, stage = row["status"], row["stage"]
-                    continue
-                watch.changed.clear()
-                assert watch.status is not None and watch.stage is not None
+        status, stage = current["status"], current["stage"]
+        last: tuple[str, str] | None = None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + gateway.settings.sse_timeout_seconds
+        while loop.time() < deadline and not watch.abandoned:
+            if (status, stage) != last:
+                last = (status, stage)
+                yield f"event: stage\ndata: {json.dumps({'status': status, 'stage': stage})}\n\n"
+            if status in ("completed", "failed"):
+                result = await load_response(gateway.pool, recommendation_id, gateway.ceiling)
+                yield f"event: result\ndata: {result.model_dump_json()}\n\n"
+                return
+            try:
+                async with asyncio.timeout(gateway.settings.sse_poll_interval_seconds):
+                    await watch.changed.wait()
+            except TimeoutError:
+                # Nothing announced (or the listening connection dropped): ask the database.
+                async with gateway.pool.acquire() as connection:
+                    row = await repository.get_recommendation(connection, recommendation_id)
+                assert row is not None
+                status, stage = row["status"], row["stage"]
+                continue
+            watch.changed.clear()
+            if watch.status is not None and watch.stage is not None:
                 status, stage = watch.status, watch.stage
+        if not watch.abandoned:
             yield "event: timeout\ndata: {}\n\n"
-
-    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+    finally:
+        gateway.progress.unwatch(recommendation_id, watch)
 
 
 @router.post(

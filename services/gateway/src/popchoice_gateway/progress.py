@@ -7,6 +7,7 @@ The database announces every status or stage change on the recommendation_progre
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,15 +28,24 @@ class ProgressWatch:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     status: str | None = None
     stage: str | None = None
+    abandoned: bool = False
 
     def update(self, status: str, stage: str) -> None:
         self.status, self.stage = status, stage
         self.changed.set()
 
+    def abandon(self) -> None:
+        """Nobody follows any more (the client left): wakes the stream so it ends."""
+        self.abandoned = True
+        self.changed.set()
+
 
 class ProgressListener:
+    """Watches are held weakly: one whose stream never ran (the client left before the response
+    started) leaves the registry when it is garbage collected."""
+
     def __init__(self) -> None:
-        self._waiters: defaultdict[str, set[ProgressWatch]] = defaultdict(set)
+        self._waiters: defaultdict[str, weakref.WeakSet[ProgressWatch]] = defaultdict(weakref.WeakSet)
         self._connection: asyncpg.Connection | None = None
 
     async def start(self, dsn: str) -> None:
@@ -47,7 +57,7 @@ class ProgressListener:
         recommendation_id, _, rest = payload.partition(" ")
         status, _, rest = rest.partition(" ")
         stage = rest.partition(" ")[0]
-        for watch in self._waiters.get(recommendation_id, ()):
+        for watch in list(self._waiters.get(recommendation_id, ())):
             watch.update(status, stage)
 
     def _lost(self, connection: object) -> None:
@@ -57,15 +67,34 @@ class ProgressListener:
     @contextmanager
     def watch(self, recommendation_id: str) -> Iterator[ProgressWatch]:
         """The announced changes of this recommendation, for as long as the block runs."""
-        watch = ProgressWatch()
-        self._waiters[recommendation_id].add(watch)
+        watch = self.open_watch(recommendation_id)
         try:
             yield watch
         finally:
-            waiters = self._waiters[recommendation_id]
+            self.unwatch(recommendation_id, watch)
+
+    def open_watch(self, recommendation_id: str) -> ProgressWatch:
+        """A watch that lasts until unwatch() or until nothing references it."""
+        watch = ProgressWatch()
+        self._waiters[recommendation_id].add(watch)
+        weakref.finalize(watch, self._forget_if_unwatched, recommendation_id)
+        return watch
+
+    def unwatch(self, recommendation_id: str, watch: ProgressWatch) -> None:
+        waiters = self._waiters.get(recommendation_id)
+        if waiters is not None:
             waiters.discard(watch)
-            if not waiters:
-                del self._waiters[recommendation_id]
+        self._forget_if_unwatched(recommendation_id)
+
+    def _forget_if_unwatched(self, recommendation_id: str) -> None:
+        waiters = self._waiters.get(recommendation_id)
+        # Iterating skips a watch being collected right now (len() may still count it).
+        if waiters is not None and next(iter(waiters), None) is None:
+            del self._waiters[recommendation_id]
+
+    def watched(self) -> int:
+        """How many recommendations have a watch (for tests and metrics)."""
+        return len(self._waiters)
 
     async def stop(self) -> None:
         if self._connection is not None and not self._connection.is_closed():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -49,7 +49,7 @@ def _float(value: Any) -> float | None:
     return float(value) if value is not None else None
 
 
-def build_response(row: asyncpg.Record, movies: Sequence[asyncpg.Record], ceiling: float) -> RecommendationOut:
+def build_response(row: asyncpg.Record, movies: Sequence[Mapping[str, Any]], ceiling: float) -> RecommendationOut:
     """The API object of a recommendation: the main pick on top, every other pick in similarMovies."""
     main = next((movie for movie in movies if movie["is_main_recommendation"]), None)
     similar = [
@@ -102,10 +102,10 @@ async def load_response_with_owner(
 ) -> tuple[RecommendationOut, uuid.UUID | None]:
     """The API object of a recommendation and the user it belongs to (None: nobody's)."""
     async with pool.acquire() as connection:
-        row = await repository.get_recommendation(connection, id_or_slug)
-        if row is None:
-            raise NotFound(id_or_slug)
-        movies = await repository.recommendation_movies(connection, row["id"])
+        found = await repository.get_recommendation_with_movies(connection, id_or_slug)
+    if found is None:
+        raise NotFound(id_or_slug)
+    row, movies = found
     return build_response(row, movies, ceiling), row["user_id"]
 
 

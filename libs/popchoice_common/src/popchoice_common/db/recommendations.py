@@ -53,27 +53,40 @@ async def delete_recommendation(connection: asyncpg.Connection, recommendation_i
     await connection.execute("DELETE FROM recommendations WHERE id = $1", recommendation_id)
 
 
+def _lookup(id_or_slug: str) -> tuple[str, uuid.UUID | str]:
+    """The column and value that find a recommendation by UUID or by slug."""
+    try:
+        return "id", uuid.UUID(id_or_slug)
+    except ValueError:
+        return "slug", id_or_slug
+
+
 async def get_recommendation(connection: asyncpg.Connection, id_or_slug: str) -> asyncpg.Record | None:
     """By UUID or by slug."""
-    try:
-        recommendation_id = uuid.UUID(id_or_slug)
-    except ValueError:
-        by_slug: asyncpg.Record | None = await connection.fetchrow(
-            "SELECT * FROM recommendations WHERE slug = $1", id_or_slug
-        )
-        return by_slug
-    by_id: asyncpg.Record | None = await connection.fetchrow(
-        "SELECT * FROM recommendations WHERE id = $1", recommendation_id
-    )
-    return by_id
+    column, value = _lookup(id_or_slug)
+    row: asyncpg.Record | None = await connection.fetchrow(f"SELECT * FROM recommendations WHERE {column} = $1", value)
+    return row
 
 
-async def recommendation_movies(connection: asyncpg.Connection, recommendation_id: uuid.UUID) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await connection.fetch(
-        "SELECT * FROM recommendation_movies WHERE recommendation_id = $1 ORDER BY batch, position",
-        recommendation_id,
+async def get_recommendation_with_movies(
+    connection: asyncpg.Connection, id_or_slug: str
+) -> tuple[asyncpg.Record, list[dict[str, Any]]] | None:
+    """By UUID or by slug, with its picks (batch by batch, in order) in the same round trip."""
+    column, value = _lookup(id_or_slug)
+    row: asyncpg.Record | None = await connection.fetchrow(
+        f"""
+        SELECT r.*, coalesce(
+            (SELECT json_agg(m ORDER BY m.batch, m.position) FROM recommendation_movies m
+             WHERE m.recommendation_id = r.id),
+            '[]') AS movies
+        FROM recommendations r WHERE r.{column} = $1
+        """,
+        value,
     )
-    return rows
+    if row is None:
+        return None
+    movies: list[dict[str, Any]] = json.loads(row["movies"])
+    return row, movies
 
 
 async def start_recommendation(connection: asyncpg.Connection, recommendation_id: uuid.UUID) -> asyncpg.Record | None:

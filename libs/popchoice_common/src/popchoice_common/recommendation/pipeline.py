@@ -204,9 +204,7 @@ class RecommendationPipeline:
                 if await repository.get_recommendation(connection, str(recommendation_id)) is None:
                     raise RecommendationNotFound(recommendation_id)
                 return  # already completed or failed: a redelivery has nothing to do
-        progress = StageWriter(
-            self.pool, recommendation_id, delay_seconds=self.settings.stage_write_delay_ms / 1000
-        )
+        progress = StageWriter(self.pool, recommendation_id, delay_seconds=self.settings.stage_write_delay_ms / 1000)
         try:
             people = people_from_quiz(msgspec.json.decode(row["quiz_data"]))
             memory = await self._memory(row["user_id"])
@@ -215,7 +213,9 @@ class RecommendationPipeline:
             query = await self.embedder.embed_one(quiz_text)
             await progress.enter("local-search")
             # Ask for as many more as the filters may remove, so the picks are still full afterwards.
-            wanted = self.settings.local_match_count + len(people) + len(memory.excluded_keys) + len(memory.wrong_mood_keys)
+            wanted = (
+                self.settings.local_match_count + len(people) + len(memory.excluded_keys) + len(memory.wrong_mood_keys)
+            )
             local = self._filter(await self._local(query, min(wanted, 100)), people, memory, set())[
                 : self.settings.local_match_count
             ]
