@@ -13,7 +13,6 @@ async def new_recommendation(pool):
         recommendation_id = await repository.create_recommendation(
             connection, slug="abcdefghijkl", quiz_data=QUIZ, locale="en-US", user_id=None
         )
-        await repository.start_recommendation(connection, recommendation_id)
     return recommendation_id
 
 
@@ -65,7 +64,7 @@ async def test_stages_shorter_than_the_delay_are_not_written(db_pool):
         await asyncio.sleep(0.3)  # past the delay: the dropped write stays dropped
 
     assert await announced(db_pool, recommendation_id, work) == []
-    assert await stage_of(db_pool, recommendation_id) == "preparing"
+    assert await stage_of(db_pool, recommendation_id) == "queued"
 
 
 async def test_a_stage_that_lasts_is_written_and_the_latest_wins(db_pool):

@@ -89,12 +89,16 @@ async def get_recommendation_with_movies(
     return row, movies
 
 
-async def start_recommendation(connection: asyncpg.Connection, recommendation_id: uuid.UUID) -> asyncpg.Record | None:
-    """Moves a pending or processing recommendation to 'preparing' and returns it (None: unknown or finished)."""
+async def unfinished_recommendation(
+    connection: asyncpg.Connection, recommendation_id: uuid.UUID
+) -> asyncpg.Record | None:
+    """The recommendation if it is still pending or processing (None: unknown, completed or failed).
+
+    A read, not a claim: the run's stages (preparing first) are written as they last, and a
+    redelivered job of a finished recommendation finds nothing to do.
+    """
     row: asyncpg.Record | None = await connection.fetchrow(
-        "UPDATE recommendations SET status = 'processing', stage = 'preparing'"
-        " WHERE id = $1 AND status IN ('pending', 'processing') RETURNING *",
-        recommendation_id,
+        "SELECT * FROM recommendations WHERE id = $1 AND status IN ('pending', 'processing')", recommendation_id
     )
     return row
 

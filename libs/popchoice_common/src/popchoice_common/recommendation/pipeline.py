@@ -194,18 +194,19 @@ class RecommendationPipeline:
     async def run(self, recommendation_id: uuid.UUID) -> None:
         """Builds and stores the first batch of picks, then marks the recommendation completed.
 
-        Stages are entered as work that can take time begins (embedding, local search, TMDB search,
-        descriptions) and written once they last STAGE_WRITE_DELAY_MS (see progress.StageWriter);
+        Stages are entered as work that can take time begins (preparing, embedding, local search,
+        TMDB search, descriptions) and written once they last STAGE_WRITE_DELAY_MS (progress.StageWriter);
         ranking and posters happen in memory, in no measurable time, and are not stages of their own.
         """
         async with self.pool.acquire() as connection:
-            row = await repository.start_recommendation(connection, recommendation_id)
+            row = await repository.unfinished_recommendation(connection, recommendation_id)
             if row is None:
                 if await repository.get_recommendation(connection, str(recommendation_id)) is None:
                     raise RecommendationNotFound(recommendation_id)
                 return  # already completed or failed: a redelivery has nothing to do
         progress = StageWriter(self.pool, recommendation_id, delay_seconds=self.settings.stage_write_delay_ms / 1000)
         try:
+            await progress.enter("preparing")
             people = people_from_quiz(msgspec.json.decode(row["quiz_data"]))
             memory = await self._memory(row["user_id"])
             quiz_text = quiz_embedding_text(people)
