@@ -34,8 +34,13 @@ from popchoice_common.settings import PopChoiceSettings
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from support import ROOT, fresh_database, generate_movies_file  # noqa: E402 - bench/support.py
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lean_http import Connection  # noqa: E402 - bench/recommend/lean_http.py
+
 CPU_PER_RECOMMENDATION: dict[str, float] = {}
 API_KEY = f"bench-{uuid.uuid4().hex}"
+AUTH_HEADERS = {"X-API-Key": API_KEY}
+JSON_HEADERS = {**AUTH_HEADERS, "Content-Type": "application/json"}
 MOODS = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "Documentary"]
 WORDS = "heist storm train love war family secret city space robot ghost island journey revenge".split()
 
@@ -84,53 +89,70 @@ def quiz(rng: random.Random) -> dict[str, object]:
     }
 
 
-async def one(session: aiohttp.ClientSession, base: str, rng: random.Random) -> float:
+async def one(connection: Connection, rng: random.Random) -> float:
+    """POST a quiz, follow its event stream; the time from the POST to the result event."""
     started = time.perf_counter()
-    async with session.post(f"{base}/api/recommendations", json=quiz(rng)) as response:
-        if response.status != 201:
-            raise RuntimeError(f"POST answered {response.status}: {await response.text()}")
-        created = await response.json()
-    async with session.get(f"{base}/api/recommendations/{created['id']}/events") as events:
-        event = ""
-        async for raw in events.content:
-            line = raw.decode().rstrip("\n")
-            if line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: ") and event == "result":
-                if json.loads(line[6:])["status"] != "completed":
-                    raise RuntimeError(f"recommendation {created['id']} failed")
-                return time.perf_counter() - started
-    raise RuntimeError("the event stream ended without a result")
+    status, body = await connection.request(
+        "POST", "/api/recommendations", JSON_HEADERS, json.dumps(quiz(rng)).encode()
+    )
+    if status != 201:
+        raise RuntimeError(f"POST answered {status}: {body[:200]!r}")
+    created = json.loads(body)
+    finished: list[float] = []
+
+    def result_arrived(received: bytes) -> bool:
+        if not finished and b"event: result\n" in received and received.endswith(b"\n\n"):
+            finished.append(time.perf_counter())
+        return bool(finished)
+
+    status, stream = await connection.request(
+        "GET", f"/api/recommendations/{created['id']}/events", AUTH_HEADERS, on_data=result_arrived
+    )
+    if status != 200 or not finished:
+        raise RuntimeError(f"the event stream answered {status} and ended without a result")
+    result = stream.split(b"event: result\ndata: ", 1)[1]
+    if json.loads(result)["status"] != "completed":
+        raise RuntimeError(f"recommendation {created['id']} failed")
+    return finished[0] - started
 
 
 async def clients(
     base: str, concurrency: int, total: int, seed: int, rate: float | None = None
 ) -> tuple[list[float], float]:
-    """concurrency clients share total recommendations: back to back (closed loop), or started at a
-    steady rate per second overall (open loop, at most concurrency in flight)."""
+    """concurrency clients (one keep-alive connection each) share total recommendations: back to
+    back (closed loop), or started at a steady rate per second overall (open loop, at most
+    concurrency in flight). In the open loop a recommendation's latency counts from when it was
+    due, so time spent waiting for a free client is not hidden."""
     latencies: list[float] = []
     remaining = total
-    connector = aiohttp.TCPConnector(limit=concurrency * 2)
-    async with aiohttp.ClientSession(connector=connector, headers={"X-API-Key": API_KEY}) as session:
-        began = time.perf_counter()
-        issued = 0
+    host, port = base.removeprefix("http://").split(":")
+    connections = [await Connection.open(host, int(port)) for _ in range(concurrency)]
+    began = time.perf_counter()
+    issued = 0
 
-        async def worker(index: int) -> None:
-            nonlocal remaining, issued
-            rng = random.Random(seed + index)
-            while remaining > 0:
-                remaining -= 1
-                if rate is not None:
-                    due = began + issued / rate
-                    issued += 1
-                    delay = due - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                latencies.append(await one(session, base, rng))
+    async def worker(index: int) -> None:
+        nonlocal remaining, issued
+        rng = random.Random(seed + index)
+        while remaining > 0:
+            remaining -= 1
+            late = 0.0
+            if rate is not None:
+                due = began + issued / rate
+                issued += 1
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                else:
+                    late = -delay
+            latencies.append(late + await one(connections[index], rng))
 
+    try:
         started = time.perf_counter()
         await asyncio.gather(*(worker(index) for index in range(concurrency)))
         elapsed = time.perf_counter() - started
+    finally:
+        for connection in connections:
+            connection.close()
     return latencies, elapsed
 
 

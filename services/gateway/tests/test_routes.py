@@ -1,13 +1,16 @@
 import asyncio
+import time
 import uuid
 
 import asyncpg
 import pytest
+from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from popchoice_common.events import RECOMMENDATION_REQUESTED
 from popchoice_common.streams import StreamKeys
 from popchoice_gateway.app import create_app
+from popchoice_gateway.auth import RateLimiter
 from popchoice_gateway.config import GatewaySettings
 from popchoice_gateway.screening import looks_like_prompt_injection
 
@@ -171,3 +174,26 @@ def test_oversized_chunked_bodies_get_413(client):
 
     answer = client.post("/api/recommendations", content=chunks(), headers={"Content-Type": "application/json"})
     assert answer.status_code == 413
+
+
+async def test_high_limits_are_counted_in_chunks_and_still_hold(redis_client, key_prefix):
+    """With a limit of 1,000 a process takes 10 at a time from Redis; request 1,001 is refused,
+    and two processes together let exactly the limit through."""
+    if time.time() % 60 > 55:  # one window for the whole test
+        await asyncio.sleep(60 - time.time() % 60 + 0.1)
+    first = RateLimiter(redis_client, prefix=key_prefix, per_minute=1000)
+    second = RateLimiter(redis_client, prefix=key_prefix, per_minute=1000)
+    for _ in range(15):
+        await first.check("key:1")
+    keys = [key async for key in redis_client.scan_iter(match=f"{key_prefix}ratelimit:key:1:*")]
+    assert len(keys) == 1 and int(await redis_client.get(keys[0])) == 20  # two chunks taken
+    allowed = 15
+    for limiter in [second, first] * 600:
+        try:
+            await limiter.check("key:1")
+            allowed += 1
+        except HTTPException as refused:
+            assert refused.status_code == 429
+    assert allowed == 1000
+    with pytest.raises(HTTPException):
+        await first.check("key:1")

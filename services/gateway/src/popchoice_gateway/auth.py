@@ -8,7 +8,6 @@ import hmac
 import secrets
 import time
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 
 import asyncpg
@@ -88,37 +87,56 @@ async def authenticate(request: Request, api_keys: ApiKeys) -> Caller:
 
 
 class RateLimiter:
-    """A fixed one-minute window per client: in Redis when there is one, else in this process."""
+    """A fixed one-minute window per client: counted in Redis when there is one (shared by every
+    gateway process), else in this process.
+
+    With Redis, a process takes its share of a client's window in chunks of 1% of the limit (at
+    least 1) and spends it locally, so a busy client costs one Redis round trip per chunk instead of
+    one per request; a chunk is never more than the window has left. At the default limits the chunk
+    is 1 and every request is counted in Redis. Allowance a process took but did not spend is lost
+    when the window ends, so a client may get up to one chunk less per process, never more.
+    """
 
     def __init__(self, client: redis.Redis | None, *, prefix: str, per_minute: int) -> None:
         self._client = client
         self._prefix = prefix
         self._limit = per_minute
-        self._local: dict[tuple[str, int], int] = defaultdict(int)
+        self._chunk = max(1, per_minute // 100)
+        self._window = 0
+        self._counts: dict[str, int] = {}  # per client: requests this window (without Redis)
+        self._allowance: dict[str, int] = {}  # per client: requests this process may still let through
 
     async def check(self, client_id: str) -> None:
         """Counts a request; raises 429 with Retry-After when the client is over its limit."""
         now = time.time()
         window = int(now // 60)
-        if self._client is not None:
+        if window != self._window:
+            self._window, self._counts, self._allowance = window, {}, {}
+        if self._client is None:
+            self._counts[client_id] = count = self._counts.get(client_id, 0) + 1
+            if count <= self._limit:
+                return
+        else:
+            if self._allowance.get(client_id, 0) > 0:
+                self._allowance[client_id] -= 1
+                return
             key = f"{self._prefix}ratelimit:{client_id}:{window}"
             try:
                 async with self._client.pipeline(transaction=True) as pipe:
-                    pipe.incr(key)
+                    pipe.incrby(key, self._chunk)
                     pipe.expire(key, 120)
                     count, _ = await pipe.execute()
             except (RedisError, OSError):
                 # Fail open: with Redis down the request fails at the queue with a clear 503 anyway.
                 log.warning("rate_limit_unavailable", client_id=client_id)
                 return
-        else:
-            self._local = defaultdict(int, {k: v for k, v in self._local.items() if k[1] >= window})
-            self._local[(client_id, window)] += 1
-            count = self._local[(client_id, window)]
-        if count > self._limit:
-            retry_after = max(int((window + 1) * 60 - now), 1)
-            raise HTTPException(
-                status_code=429,
-                detail="Too many recommendation requests; try again shortly.",
-                headers={"Retry-After": str(retry_after)},
-            )
+            granted = min(self._chunk, self._limit - (count - self._chunk))
+            if granted > 0:
+                self._allowance[client_id] = granted - 1
+                return
+        retry_after = max(int((window + 1) * 60 - now), 1)
+        raise HTTPException(
+            status_code=429,
+            detail="Too many recommendation requests; try again shortly.",
+            headers={"Retry-After": str(retry_after)},
+        )

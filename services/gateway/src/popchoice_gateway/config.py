@@ -15,6 +15,6 @@ class GatewaySettings(PopChoiceSettings):
     max_request_bytes: int = Field(default=16_384, ge=1024, description="Larger request bodies get 413.")
     rate_limit_per_minute: int = Field(default=30, ge=1, description="Recommendation requests per client per minute.")
     sse_poll_interval_seconds: float = Field(
-        default=1.0, gt=0, description="Fallback re-read of an event stream's row; changes are pushed via Redis."
+        default=1.0, gt=0, description="Fallback re-read of an event stream's row (changes come by PostgreSQL NOTIFY)."
     )
     sse_timeout_seconds: float = Field(default=180.0, gt=0)

@@ -214,13 +214,17 @@ async def _events(
         loop = asyncio.get_running_loop()
         deadline = loop.time() + gateway.settings.sse_timeout_seconds
         while loop.time() < deadline and not watch.abandoned:
+            event = ""
             if (status, stage) != last:
                 last = (status, stage)
-                yield f"event: stage\ndata: {json.dumps({'status': status, 'stage': stage})}\n\n"
+                event = f"event: stage\ndata: {json.dumps({'status': status, 'stage': stage})}\n\n"
             if status in ("completed", "failed"):
                 result = await load_response(gateway.pool, recommendation_id, gateway.ceiling)
-                yield f"event: result\ndata: {result.model_dump_json()}\n\n"
+                # The last stage and the result leave in one write.
+                yield f"{event}event: result\ndata: {result.model_dump_json()}\n\n"
                 return
+            if event:
+                yield event
             try:
                 async with asyncio.timeout(gateway.settings.sse_poll_interval_seconds):
                     await watch.changed.wait()
