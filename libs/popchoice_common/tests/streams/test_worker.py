@@ -339,3 +339,26 @@ async def test_announcements_are_capped_and_keep_no_job_state(redis_client, keys
         await publisher.announce(RecommendationCompleted.for_batch(uuid.uuid4(), "completed"), maxlen=100)
     assert await redis_client.xlen(keys.stream(RECOMMENDATION_COMPLETED)) < 300
     assert [key async for key in redis_client.scan_iter(match=f"{keys.prefix}job:*")] == []
+
+
+async def test_publishing_and_acknowledging_survive_a_lost_script_cache(redis_client, keys, publisher, wait_for):
+    """Scripts go out by SHA; after SCRIPT FLUSH (as after a Redis restart) publish and the
+    acknowledgement batch load them again and lose nothing."""
+    seen = []
+
+    async def handle(event, context):
+        seen.append(event.tmdb_id)
+
+    await publisher.publish(SeedMovieRequested.for_movie(1))
+    await redis_client.script_flush()
+    results = await publisher.publish_many([SeedMovieRequested.for_movie(2), SeedMovieRequested.for_movie(1)])
+    assert [result.enqueued for result in results] == [True, False]  # the dedupe ran: job 1 is known
+    async with Running(make_worker(redis_client, keys, handle)):
+        await wait_for(lambda: _true(len(seen) == 2))
+        await redis_client.script_flush()
+        await publisher.publish(SeedMovieRequested.for_movie(3))
+        await wait_for(lambda: _true(len(seen) == 3))
+        for tmdb_id in (1, 2, 3):
+            job_id = SeedMovieRequested.for_movie(tmdb_id).job_id
+            await wait_for(lambda job_id=job_id: _job_state(redis_client, keys, job_id, "completed"))
+    assert sorted(seen) == [1, 2, 3]

@@ -105,16 +105,16 @@ class Publisher:
         results: list[PublishResult | None] = [None] * len(events)
         now = now_ms()
         calls: list[list[int]] = []
-        async with self._client.pipeline(transaction=False) as pipe:
-            for stream, indexes in by_stream.items():
-                for start in range(0, len(indexes), PUBLISH_CHUNK):
-                    chunk = indexes[start : start + PUBLISH_CHUNK]
-                    args: list[str | bytes | int] = [self._keys.prefix, stream, now]
-                    for index in chunk:
-                        args += [events[index].job_id, encode_event(events[index])]
-                    await self._script(args=args, client=pipe)
-                    calls.append(chunk)
-            replies = await pipe.execute()
+        pipeline = scripts.ScriptPipeline(self._client)
+        for stream, indexes in by_stream.items():
+            for start in range(0, len(indexes), PUBLISH_CHUNK):
+                chunk = indexes[start : start + PUBLISH_CHUNK]
+                args: list[Any] = [self._keys.prefix, stream, now]
+                for index in chunk:
+                    args += [events[index].job_id, encode_event(events[index])]
+                pipeline.call(self._script, args)
+                calls.append(chunk)
+        replies = await pipeline.execute()
         for chunk, reply in zip(calls, replies, strict=True):
             for position, index in enumerate(chunk):
                 state, entry_id = reply[2 * position].decode(), reply[2 * position + 1].decode()

@@ -5,6 +5,12 @@ All keys share one prefix and live on one Redis (no cluster hash slots are decla
 
 from __future__ import annotations
 
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
 # ARGV: prefix, stream name, now_ms, then job_id, data pairs.
 # A job id whose state is queued/active/retrying/completed (its hash still exists) is not enqueued
 # again: its current state and entry id are returned instead. Dead or unknown ids are enqueued.
@@ -260,3 +266,34 @@ end
 redis.call('XDEL', dead, dead_id)
 return id
 """
+
+
+class ScriptPipeline:
+    """Script calls (and plain commands) on one non-transactional pipeline, sent by SHA.
+
+    redis-py's Script objects, queued on a pipeline, make execute() ask the server SCRIPT EXISTS
+    first: a second round trip on every publish and every acknowledgement batch. Here calls go out
+    as EVALSHA; the rare call whose script the server no longer has (after a restart or SCRIPT
+    FLUSH) did not run, so it is re-run on its own, which loads the script.
+    """
+
+    def __init__(self, client: Redis) -> None:
+        self.pipe = client.pipeline(transaction=False)
+        self._calls: dict[int, tuple[AsyncScript, list[Any]]] = {}
+
+    def call(self, script: AsyncScript, args: list[Any]) -> None:
+        self._calls[len(self.pipe.command_stack)] = (script, args)
+        self.pipe.evalsha(script.sha, 0, *args)
+
+    async def execute(self) -> list[Any]:
+        try:
+            replies: list[Any] = await self.pipe.execute(raise_on_error=False)
+        finally:
+            await self.pipe.reset()
+        for position, (script, args) in self._calls.items():
+            if isinstance(replies[position], NoScriptError):
+                replies[position] = await script(args=args)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies

@@ -502,22 +502,22 @@ class Worker:
                 return
 
     async def _flush(self, sub: Subscription[Any], done: list[tuple[str, str]], ack_only: list[str]) -> None:
-        async with self.client.pipeline(transaction=False) as pipe:
-            if done:
-                args: list[Any] = [
-                    self.keys.prefix,
-                    sub.stream,
-                    sub.group,
-                    now_ms(),
-                    self.retention.completed_seconds,
-                    self.retention.completed_count,
-                ]
-                for entry_id, job_id in done:
-                    args += [entry_id, job_id]
-                await self._finish(args=args, client=pipe)
-            if ack_only:
-                pipe.xack(self.keys.stream(sub.stream), sub.group, *ack_only)
-            await pipe.execute()
+        pipeline = scripts.ScriptPipeline(self.client)
+        if done:
+            args: list[Any] = [
+                self.keys.prefix,
+                sub.stream,
+                sub.group,
+                now_ms(),
+                self.retention.completed_seconds,
+                self.retention.completed_count,
+            ]
+            for entry_id, job_id in done:
+                args += [entry_id, job_id]
+            pipeline.call(self._finish, args)
+        if ack_only:
+            pipeline.pipe.xack(self.keys.stream(sub.stream), sub.group, *ack_only)
+        await pipeline.execute()
 
     async def _release_unstarted(self, sub: Subscription[Any]) -> None:
         """Returns entries fetched but never started to the stream, so another consumer takes them now."""
@@ -609,11 +609,11 @@ class Worker:
 
     async def move_due_retries(self) -> None:
         """Re-adds retries whose delay has passed, and refreshes the paused flags."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            for sub in self._subscriptions.values():
-                await self._move_due(args=[self.keys.prefix, sub.stream, now_ms(), 100], client=pipe)
-                pipe.exists(self.keys.paused(sub.stream))
-            replies = await pipe.execute()
+        pipeline = scripts.ScriptPipeline(self.client)
+        for sub in self._subscriptions.values():
+            pipeline.call(self._move_due, [self.keys.prefix, sub.stream, now_ms(), 100])
+            pipeline.pipe.exists(self.keys.paused(sub.stream))
+        replies = await pipeline.execute()
         for sub, paused in zip(self._subscriptions.values(), replies[1::2], strict=True):
             sub.paused = bool(paused)
 
