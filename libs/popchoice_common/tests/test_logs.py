@@ -48,3 +48,17 @@ def test_stdlib_logging_uses_the_same_renderer(capsys):
 def test_redact_text_keeps_non_secrets():
     """Text without secrets is unchanged."""
     assert redact_text("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+
+
+def test_events_below_the_level_are_dropped_before_processing(capsys, monkeypatch):
+    """At WARNING an info event is neither written nor rendered (no redaction work is done for it)."""
+    from popchoice_common import logs
+
+    redacted = []
+    monkeypatch.setattr(logs, "redact_text", lambda text: redacted.append(text) or text)
+    configure_logging("WARNING", "json")
+    get_logger("test").info("routine", detail="quiet")
+    assert read_json_lines(capsys) == [] and redacted == []
+    get_logger("test").warning("unusual", detail="loud")
+    (line,) = read_json_lines(capsys)
+    assert line["event"] == "unusual" and "loud" in redacted

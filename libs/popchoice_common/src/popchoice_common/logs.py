@@ -56,6 +56,8 @@ def configure_logging(level: str = "INFO", log_format: str = "auto", *, stream: 
     )
     structlog.configure(
         processors=[
+            # First: a call below the level is dropped before timestamps and redaction are computed.
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.processors.format_exc_info,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
