@@ -7,6 +7,7 @@ import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
+from popchoice_common.db import recommendations as repository
 from popchoice_common.events import RECOMMENDATION_REQUESTED
 from popchoice_common.streams import StreamKeys
 from popchoice_gateway.app import create_app
@@ -197,3 +198,33 @@ async def test_high_limits_are_counted_in_chunks_and_still_hold(redis_client, ke
     assert allowed == 1000
     with pytest.raises(HTTPException):
         await first.check("key:1")
+
+
+def test_a_stream_opened_after_the_result_was_stored_gets_it_at_once(gateway_env, api_key, monkeypatch, database_url):
+    """The process that took the POST watches the recommendation from its creation: a change made
+    before the event stream opened reaches the stream without waiting for its fallback re-read."""
+    monkeypatch.setenv("SSE_POLL_INTERVAL_SECONDS", "60")
+    reads = []
+    read = repository.get_recommendation
+    monkeypatch.setattr(repository, "get_recommendation", lambda *args: reads.append(args) or read(*args))
+    with TestClient(create_app(GatewaySettings()), headers={"X-API-Key": api_key}) as client:
+        created = client.post("/api/recommendations", json=QUIZ).json()
+        asyncio.run(_complete(database_url, uuid.UUID(created["id"])))
+        time.sleep(0.3)  # the announcement reaches the gateway's listener
+        started = time.monotonic()
+        with client.stream("GET", f"/api/recommendations/{created['id']}/events") as events:
+            body = "".join(events.iter_text())
+        assert time.monotonic() - started < 30
+        assert reads == []  # the stream started from the announcement, not from a read
+        with client.stream("GET", f"/api/recommendations/{created['slug']}/events") as events:
+            assert "event: result" in "".join(events.iter_text())
+        assert len(reads) == 2  # another stream (here by slug) reads the row, then again once watching
+    assert "event: result" in body and '"status":"completed"' in body.replace(" ", "")
+
+
+async def _complete(url, recommendation_id):
+    connection = await asyncpg.connect(url)
+    try:
+        await repository.store_batch(connection, recommendation_id, [], complete=(False, 0))
+    finally:
+        await connection.close()

@@ -100,9 +100,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 llm=res.llm,
                 publisher=res.publisher,
             )
-            service = RecommendationService(res.pool, res.publisher, pipeline)
             progress = ProgressListener()
             await progress.start(resolve_database_url(settings))
+            service = RecommendationService(res.pool, res.publisher, pipeline, progress)
             app.state.gateway = GatewayState(
                 settings=settings,
                 pool=res.pool,

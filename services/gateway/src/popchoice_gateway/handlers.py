@@ -9,7 +9,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-import asyncpg
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -181,6 +180,16 @@ async def recommendation_events(
         watched: str | None = str(uuid.UUID(id_or_slug))
     except ValueError:
         watched = None  # by slug the id is known only after the read, which is then repeated
+    if watched is not None and (new := gateway.progress.take_new(watched)) is not None:
+        # Created by this process and watched since: no read needed to start.
+        if not _visible(new.user_id, id_or_slug, new.slug, who):
+            gateway.progress.unwatch(watched, new.watch)
+            raise HTTPException(status_code=404, detail="No such recommendation.")
+        return EventStream(
+            _events(gateway, watched, new.watch, new.state()),
+            on_disconnect=new.watch.abandon,
+            headers={"Cache-Control": "no-store"},
+        )
     watch = gateway.progress.open_watch(watched) if watched is not None else None
     async with gateway.pool.acquire() as connection:
         first = await repository.get_recommendation(connection, id_or_slug)
@@ -189,7 +198,7 @@ async def recommendation_events(
             gateway.progress.unwatch(watched, watch)
         raise HTTPException(status_code=404, detail="No such recommendation.")
     recommendation_id = str(first["id"])
-    current: asyncpg.Record | None = first
+    current: tuple[str, str] | None = (first["status"], first["stage"])
     if watch is None:
         watch, current = gateway.progress.open_watch(recommendation_id), None
     return EventStream(
@@ -200,16 +209,18 @@ async def recommendation_events(
 
 
 async def _events(
-    gateway: GatewayState, recommendation_id: str, watch: ProgressWatch, current: asyncpg.Record | None
+    gateway: GatewayState, recommendation_id: str, watch: ProgressWatch, current: tuple[str, str] | None
 ) -> AsyncIterator[str]:
-    """The stream of one recommendation; current is its row as read after the watch began, if any."""
+    """The stream of one recommendation; current is its status and stage as known since the watch
+    began (None: read it now)."""
     try:
         if current is None:
             # Read again now that changes are watched: one made since the first read is not missed.
             async with gateway.pool.acquire() as connection:
-                current = await repository.get_recommendation(connection, recommendation_id)
-            assert current is not None
-        status, stage = current["status"], current["stage"]
+                row = await repository.get_recommendation(connection, recommendation_id)
+            assert row is not None
+            current = (row["status"], row["stage"])
+        status, stage = current
         last: tuple[str, str] | None = None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + gateway.settings.sse_timeout_seconds

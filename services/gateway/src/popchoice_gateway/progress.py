@@ -7,6 +7,8 @@ The database announces every status or stage change on the recommendation_progre
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 import weakref
 from collections import defaultdict
 from collections.abc import Iterator
@@ -40,13 +42,34 @@ class ProgressWatch:
         self.changed.set()
 
 
+@dataclass(frozen=True, slots=True)
+class NewRecommendation:
+    """A recommendation this process created, watched since before its job was queued."""
+
+    watch: ProgressWatch
+    slug: str
+    user_id: uuid.UUID | None
+    expires_at: float
+
+    def state(self) -> tuple[str, str]:
+        """Its status and stage: as created unless a change was announced since."""
+        return self.watch.status or "pending", self.watch.stage or "queued"
+
+
 class ProgressListener:
     """Watches are held weakly: one whose stream never ran (the client left before the response
-    started) leaves the registry when it is garbage collected."""
+    started) leaves the registry when it is garbage collected.
 
-    def __init__(self) -> None:
+    A recommendation created here is watched from its creation for new_ttl_seconds, so the event
+    stream a browser opens right after its POST starts from what was announced, without reading
+    the row (usually the stream lands on the process that took the POST).
+    """
+
+    def __init__(self, *, new_ttl_seconds: float = 30.0) -> None:
         self._waiters: defaultdict[str, weakref.WeakSet[ProgressWatch]] = defaultdict(weakref.WeakSet)
         self._connection: asyncpg.Connection | None = None
+        self._new_ttl = new_ttl_seconds
+        self._new: dict[str, NewRecommendation] = {}  # in creation order, so the oldest expire first
 
     async def start(self, dsn: str) -> None:
         self._connection = await asyncpg.connect(dsn)
@@ -91,6 +114,33 @@ class ProgressListener:
         # Iterating skips a watch being collected right now (len() may still count it).
         if waiters is not None and next(iter(waiters), None) is None:
             del self._waiters[recommendation_id]
+
+    def watch_new(self, recommendation_id: str, *, slug: str, user_id: uuid.UUID | None) -> None:
+        """Call before the recommendation's job is queued: no change can be missed."""
+        now = time.monotonic()
+        while self._new:
+            oldest_id, oldest = next(iter(self._new.items()))
+            if oldest.expires_at > now:
+                break
+            del self._new[oldest_id]
+            self.unwatch(oldest_id, oldest.watch)
+        watch = self.open_watch(recommendation_id)
+        self._new[recommendation_id] = NewRecommendation(watch, slug, user_id, now + self._new_ttl)
+
+    def take_new(self, recommendation_id: str) -> NewRecommendation | None:
+        """The watch of a recommendation created here, for one event stream (None: not created
+        here, expired, or already taken). The caller unwatches it when the stream ends."""
+        new = self._new.pop(recommendation_id, None)
+        if new is not None and new.expires_at <= time.monotonic():
+            self.unwatch(recommendation_id, new.watch)
+            return None
+        return new
+
+    def forget_new(self, recommendation_id: str) -> None:
+        """The recommendation was not created after all (its job could not be queued)."""
+        new = self._new.pop(recommendation_id, None)
+        if new is not None:
+            self.unwatch(recommendation_id, new.watch)
 
     def watched(self) -> int:
         """How many recommendations have a watch (for tests and metrics)."""

@@ -17,6 +17,7 @@ from popchoice_common.logs import get_logger
 from popchoice_common.recommendation.pipeline import RecommendationPipeline
 from popchoice_common.recommendation.ranking import match_percent
 from popchoice_common.streams import Publisher
+from popchoice_gateway.progress import ProgressListener
 from popchoice_gateway.schemas import MovieDetails, QuizPersonIn, RecommendationOut, SimilarMovie
 
 log = get_logger(__name__)
@@ -117,11 +118,16 @@ class RecommendationService:
     """Creates recommendations and more-picks batches: queued when Redis is there, inline otherwise."""
 
     def __init__(
-        self, pool: asyncpg.Pool, publisher: Publisher | None, pipeline: RecommendationPipeline | None
+        self,
+        pool: asyncpg.Pool,
+        publisher: Publisher | None,
+        pipeline: RecommendationPipeline | None,
+        progress: ProgressListener | None = None,
     ) -> None:
         self.pool = pool
         self.publisher = publisher
         self.pipeline = pipeline
+        self.progress = progress
         self._inline: set[asyncio.Task[None]] = set()
 
     def _run_inline(self, work: asyncio.Future[None] | Any) -> None:
@@ -137,6 +143,8 @@ class RecommendationService:
             recommendation_id = await repository.create_recommendation(
                 connection, slug=slug, quiz_data=quiz_data(people), locale=locale, user_id=user_id
             )
+        if self.progress is not None:
+            self.progress.watch_new(str(recommendation_id), slug=slug, user_id=user_id)
         if self.publisher is None:
             assert self.pipeline is not None
             self._run_inline(self._inline_recommendation(recommendation_id))
@@ -144,6 +152,8 @@ class RecommendationService:
         try:
             await self.publisher.publish(RecommendationRequested.for_recommendation(recommendation_id, locale))
         except (RedisError, OSError) as exc:
+            if self.progress is not None:
+                self.progress.forget_new(str(recommendation_id))
             async with self.pool.acquire() as connection:
                 await repository.delete_recommendation(connection, recommendation_id)
             log.error("recommendation_not_queued", error=type(exc).__name__)
