@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lean_http import Connection  # noqa: E402 - bench/recommend/lean_http.py
 
 CPU_PER_RECOMMENDATION: dict[str, float] = {}
+CPU_PROBE_MS: list[float] = []  # before and after the measured run
 API_KEY = f"bench-{uuid.uuid4().hex}"
 AUTH_HEADERS = {"X-API-Key": API_KEY}
 JSON_HEADERS = {**AUTH_HEADERS, "Content-Type": "application/json"}
@@ -72,6 +73,16 @@ def _pids_named(name: str) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def cpu_probe_ms() -> float:
+    """CPU time of a fixed pure-Python loop: this machine's speed at the moment (a shared 2-core VM
+    varies by more than 1.5x over minutes), so runs can be compared."""
+    started = time.process_time()
+    total = 0
+    for value in range(2_000_000):
+        total += value * value
+    return round((time.process_time() - started) * 1000, 1)
 
 
 def _free_port() -> int:
@@ -205,6 +216,7 @@ async def _drive(
         "redis": _pids_named("redis-server"),
     }
     before = {name: sum(map(_cpu_seconds, group)) for name, group in pids.items()}
+    CPU_PROBE_MS.append(cpu_probe_ms())
     before["bench_clients"] = time.process_time()
     busy = _busy_seconds()
     latencies, elapsed = await clients(base, concurrency, total, seed=2, rate=rate)
@@ -213,6 +225,7 @@ async def _drive(
     cpu["other"] = _busy_seconds() - busy - sum(cpu.values())
     # CPU milliseconds per completed recommendation, by process group (all cores together).
     CPU_PER_RECOMMENDATION.update({name: round(value * 1000 / len(latencies), 2) for name, value in cpu.items()})
+    CPU_PROBE_MS.append(cpu_probe_ms())
     return latencies, elapsed
 
 
@@ -260,6 +273,7 @@ async def run(
         "p95_ms": round(milliseconds[int(len(milliseconds) * 0.95) - 1], 1),
         "p99_ms": round(milliseconds[int(len(milliseconds) * 0.99) - 1], 1),
         "cpu_ms_per_recommendation": CPU_PER_RECOMMENDATION,
+        "cpu_probe_ms_before_after": CPU_PROBE_MS,
     }
 
 
