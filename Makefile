@@ -34,7 +34,7 @@ test: $(STAMP) ## run the whole test suite against real PostgreSQL+pgvector and 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check libs services bench tests
 	$(BIN)/ruff format --check libs services bench tests
-	$(BIN)/mypy libs/popchoice_common/src
+	$(BIN)/mypy libs/popchoice_common/src services/*/src
 
 migrate: $(STAMP) ## apply db/init/*.sql and activate the configured embedding model
 	$(BIN)/popchoice-migrate

@@ -7,7 +7,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -42,7 +42,7 @@ from popchoice_gateway.state import GatewayState
 
 router = APIRouter()
 LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "The body is not valid JSON"},
     401: {"model": ErrorOut, "description": "Authentication required"},
     413: {"model": ErrorOut, "description": "Request body too large"},
@@ -185,11 +185,7 @@ async def recommendation_events(
         if not _visible(new.user_id, id_or_slug, new.slug, who):
             gateway.progress.unwatch(watched, new.watch)
             raise HTTPException(status_code=404, detail="No such recommendation.")
-        return EventStream(
-            _events(gateway, watched, new.watch, new.state()),
-            on_disconnect=new.watch.abandon,
-            headers={"Cache-Control": "no-store"},
-        )
+        return _event_stream(gateway, watched, new.watch, new.state())
     watch = gateway.progress.open_watch(watched) if watched is not None else None
     async with gateway.pool.acquire() as connection:
         first = await repository.get_recommendation(connection, id_or_slug)
@@ -201,6 +197,12 @@ async def recommendation_events(
     current: tuple[str, str] | None = (first["status"], first["stage"])
     if watch is None:
         watch, current = gateway.progress.open_watch(recommendation_id), None
+    return _event_stream(gateway, recommendation_id, watch, current)
+
+
+def _event_stream(
+    gateway: GatewayState, recommendation_id: str, watch: ProgressWatch, current: tuple[str, str] | None
+) -> EventStream:
     return EventStream(
         _events(gateway, recommendation_id, watch, current),
         on_disconnect=watch.abandon,

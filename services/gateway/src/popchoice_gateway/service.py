@@ -128,7 +128,7 @@ class RecommendationService:
         self.publisher = publisher
         self.pipeline = pipeline
         self.progress = progress
-        self._inline: set[asyncio.Task[None]] = set()
+        self._inline: set[asyncio.Future[None]] = set()
 
     def _run_inline(self, work: asyncio.Future[None] | Any) -> None:
         task = asyncio.ensure_future(work)
