@@ -8,10 +8,12 @@ from popchoice_gateway.progress import ProgressListener
 
 def test_announcements_reach_the_watches_of_that_recommendation():
     listener = ProgressListener()
-    with listener.watch("a") as first, listener.watch("b") as other:
-        listener._notified(None, 0, "recommendation_progress", "a processing embedding -")
-        assert (first.status, first.stage, first.changed.is_set()) == ("processing", "embedding", True)
-        assert not other.changed.is_set()
+    first, other = listener.open_watch("a"), listener.open_watch("b")
+    listener._notified(None, 0, "recommendation_progress", "a processing embedding -")
+    assert (first.status, first.stage, first.changed.is_set()) == ("processing", "embedding", True)
+    assert not other.changed.is_set()
+    listener.unwatch("a", first)
+    listener.unwatch("b", other)
     assert listener.watched() == 0
 
 

@@ -228,3 +228,15 @@ async def _complete(url, recommendation_id):
         await repository.store_batch(connection, recommendation_id, [], complete=(False, 0))
     finally:
         await connection.close()
+
+
+async def test_without_redis_the_limit_is_counted_in_the_process():
+    limiter = RateLimiter(None, prefix="unused:", per_minute=2)
+    if time.time() % 60 > 58:  # one window for the whole test
+        await asyncio.sleep(60 - time.time() % 60 + 0.1)
+    await limiter.check("key:1")
+    await limiter.check("key:1")
+    await limiter.check("key:2")  # another client has its own count
+    with pytest.raises(HTTPException) as refused:
+        await limiter.check("key:1")
+    assert refused.value.status_code == 429 and 1 <= int(refused.value.headers["Retry-After"]) <= 60

@@ -11,8 +11,6 @@ import time
 import uuid
 import weakref
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -86,15 +84,6 @@ class ProgressListener:
     def _lost(self, connection: object) -> None:
         # Event streams still re-read their row every SSE_POLL_INTERVAL_SECONDS.
         log.warning("progress_listener_lost")
-
-    @contextmanager
-    def watch(self, recommendation_id: str) -> Iterator[ProgressWatch]:
-        """The announced changes of this recommendation, for as long as the block runs."""
-        watch = self.open_watch(recommendation_id)
-        try:
-            yield watch
-        finally:
-            self.unwatch(recommendation_id, watch)
 
     def open_watch(self, recommendation_id: str) -> ProgressWatch:
         """A watch that lasts until unwatch() or until nothing references it."""
