@@ -2,7 +2,7 @@
 
 import asyncio
 
-from popchoice_gateway.sse import EventStream
+from popchoice_gateway.sse import EventStream, LastEvent
 
 
 async def test_events_are_sent_in_order_and_the_body_ends():
@@ -26,6 +26,26 @@ async def test_events_are_sent_in_order_and_the_body_ends():
     bodies = [message["body"] for message in sent[1:]]
     assert bodies == [b"event: stage\ndata: {}\n\n", b"event: result\ndata: {}\n\n", b""]
     assert sent[-1]["more_body"] is False
+
+
+async def test_the_last_event_and_the_end_of_the_body_leave_together():
+    sent = []
+
+    async def receive():
+        await asyncio.Event().wait()
+
+    async def send(message):
+        sent.append(message)
+
+    async def events():
+        yield "event: stage\ndata: {}\n\n"
+        yield LastEvent("event: result\ndata: {}\n\n")
+
+    await EventStream(events(), on_disconnect=lambda: None)({"type": "http"}, receive, send)
+    assert [(message["body"], message["more_body"]) for message in sent[1:]] == [
+        (b"event: stage\ndata: {}\n\n", True),
+        (b"event: result\ndata: {}\n\n", False),
+    ]
 
 
 async def test_a_client_that_leaves_ends_the_stream_and_its_cleanup_runs():

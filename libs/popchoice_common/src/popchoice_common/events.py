@@ -12,6 +12,8 @@ from typing import ClassVar
 
 import msgspec
 
+from popchoice_common.quiz import QuizPerson
+
 # Stream names (under the configurable key prefix, default "popchoice:").
 RECOMMENDATION_REQUESTED = "recommendation.requested"
 MORE_PICKS_REQUESTED = "more-picks.requested"
@@ -31,15 +33,35 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 
 
 class RecommendationRequested(Event, frozen=True, kw_only=True, tag=RECOMMENDATION_REQUESTED):
-    """A person submitted a quiz; the recommender builds the picks."""
+    """A person submitted a quiz; the recommender builds the picks.
+
+    quiz and user_id repeat what the gateway stored with the recommendation, so the recommender
+    starts without reading it back. A message without them (published before they existed) still
+    works: the recommender then reads the stored quiz.
+    """
 
     stream: ClassVar[str] = RECOMMENDATION_REQUESTED
     recommendation_id: uuid.UUID
     locale: str = "en-US"
+    quiz: list[QuizPerson] | None = None
+    user_id: uuid.UUID | None = None
 
     @classmethod
-    def for_recommendation(cls, recommendation_id: uuid.UUID, locale: str = "en-US") -> RecommendationRequested:
-        return cls(job_id=f"recommendation:{recommendation_id}", recommendation_id=recommendation_id, locale=locale)
+    def for_recommendation(
+        cls,
+        recommendation_id: uuid.UUID,
+        locale: str = "en-US",
+        *,
+        quiz: list[QuizPerson] | None = None,
+        user_id: uuid.UUID | None = None,
+    ) -> RecommendationRequested:
+        return cls(
+            job_id=f"recommendation:{recommendation_id}",
+            recommendation_id=recommendation_id,
+            locale=locale,
+            quiz=quiz,
+            user_id=user_id,
+        )
 
 
 class MorePicksRequested(Event, frozen=True, kw_only=True, tag=MORE_PICKS_REQUESTED):

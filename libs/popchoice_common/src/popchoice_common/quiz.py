@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 
 @dataclass(frozen=True, slots=True)
 class QuizAnswers:
@@ -15,6 +17,26 @@ class QuizAnswers:
     tone_preference: str
     mood_preference: tuple[str, ...]
     favorite_movie_why: str | None = None
+
+
+class QuizPerson(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
+    """One person's answers in their stored and wire form (recommendations.quiz_data holds a list of
+    these; recommendation.requested carries the same list): the API's camelCase field names."""
+
+    favorite_movie: str
+    new_vs_classic: str
+    mood_preference: list[str]
+    tone_preference: str
+    favorite_movie_why: str | None = None
+
+    def answers(self) -> QuizAnswers:
+        return QuizAnswers(
+            favorite_movie=self.favorite_movie,
+            new_vs_classic=self.new_vs_classic,
+            tone_preference=self.tone_preference,
+            mood_preference=tuple(self.mood_preference),
+            favorite_movie_why=self.favorite_movie_why,
+        )
 
 
 def _person_text(answers: QuizAnswers) -> str:

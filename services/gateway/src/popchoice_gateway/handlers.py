@@ -37,7 +37,7 @@ from popchoice_gateway.service import (
     load_response,
     load_response_with_owner,
 )
-from popchoice_gateway.sse import EventStream
+from popchoice_gateway.sse import EventStream, LastEvent
 from popchoice_gateway.state import GatewayState
 
 router = APIRouter()
@@ -233,8 +233,8 @@ async def _events(
                 event = f"event: stage\ndata: {json.dumps({'status': status, 'stage': stage})}\n\n"
             if status in ("completed", "failed"):
                 result = await load_response(gateway.pool, recommendation_id, gateway.ceiling)
-                # The last stage and the result leave in one write.
-                yield f"{event}event: result\ndata: {result.model_dump_json()}\n\n"
+                # The last stage, the result and the end of the response leave in one write.
+                yield LastEvent(f"{event}event: result\ndata: {result.model_dump_json()}\n\n")
                 return
             if event:
                 yield event

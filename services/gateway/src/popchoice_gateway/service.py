@@ -9,12 +9,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
+import msgspec
 from redis.exceptions import RedisError
 
 from popchoice_common.db import recommendations as repository
 from popchoice_common.events import MorePicksRequested, RecommendationRequested
 from popchoice_common.logs import get_logger
-from popchoice_common.recommendation.pipeline import RecommendationPipeline
+from popchoice_common.quiz import QuizPerson
+from popchoice_common.recommendation.pipeline import RecommendationInput, RecommendationPipeline
 from popchoice_common.recommendation.ranking import match_percent
 from popchoice_common.streams import Publisher
 from popchoice_gateway.progress import ProgressListener
@@ -42,8 +44,18 @@ def new_slug() -> str:
     return secrets.token_urlsafe(9)
 
 
-def quiz_data(people: Sequence[QuizPersonIn]) -> list[dict[str, Any]]:
-    return [person.model_dump(exclude_none=True) for person in people]
+def quiz_of(people: Sequence[QuizPersonIn]) -> list[QuizPerson]:
+    """The answers as stored with the recommendation and carried by its job."""
+    return [
+        QuizPerson(
+            favorite_movie=person.favoriteMovie,
+            new_vs_classic=person.newVsClassic,
+            mood_preference=list(person.moodPreference),
+            tone_preference=person.tonePreference,
+            favorite_movie_why=person.favoriteMovieWhy,
+        )
+        for person in people
+    ]
 
 
 def _float(value: Any) -> float | None:
@@ -139,18 +151,23 @@ class RecommendationService:
         self, people: Sequence[QuizPersonIn], *, locale: str, user_id: uuid.UUID | None
     ) -> tuple[uuid.UUID, str]:
         slug = new_slug()
+        quiz = quiz_of(people)
         async with self.pool.acquire() as connection:
             recommendation_id = await repository.create_recommendation(
-                connection, slug=slug, quiz_data=quiz_data(people), locale=locale, user_id=user_id
+                connection, slug=slug, quiz_data=msgspec.to_builtins(quiz), locale=locale, user_id=user_id
             )
         if self.progress is not None:
             self.progress.watch_new(str(recommendation_id), slug=slug, user_id=user_id)
         if self.publisher is None:
             assert self.pipeline is not None
-            self._run_inline(self._inline_recommendation(recommendation_id))
+            self._run_inline(
+                self._inline_recommendation(recommendation_id, RecommendationInput.of(quiz, user_id, locale))
+            )
             return recommendation_id, slug
         try:
-            await self.publisher.publish(RecommendationRequested.for_recommendation(recommendation_id, locale))
+            await self.publisher.publish(
+                RecommendationRequested.for_recommendation(recommendation_id, locale, quiz=quiz, user_id=user_id)
+            )
         except (RedisError, OSError) as exc:
             if self.progress is not None:
                 self.progress.forget_new(str(recommendation_id))
@@ -160,10 +177,10 @@ class RecommendationService:
             raise QueueUnavailable() from exc
         return recommendation_id, slug
 
-    async def _inline_recommendation(self, recommendation_id: uuid.UUID) -> None:
+    async def _inline_recommendation(self, recommendation_id: uuid.UUID, given: RecommendationInput) -> None:
         assert self.pipeline is not None
         try:
-            await self.pipeline.run(recommendation_id)
+            await self.pipeline.run(recommendation_id, given)
         except Exception:  # noqa: BLE001 - an inline run has no retry: record the failure for the person
             log.exception("inline_recommendation_failed", recommendation_id=str(recommendation_id))
             await self.pipeline.fail(recommendation_id)
@@ -205,12 +222,13 @@ class RecommendationService:
     async def run_sync(self, people: Sequence[QuizPersonIn], *, locale: str, user_id: uuid.UUID | None) -> uuid.UUID:
         """The compatibility route: the same pipeline, run within the request."""
         assert self.pipeline is not None
+        quiz = quiz_of(people)
         async with self.pool.acquire() as connection:
             recommendation_id = await repository.create_recommendation(
-                connection, slug=new_slug(), quiz_data=quiz_data(people), locale=locale, user_id=user_id
+                connection, slug=new_slug(), quiz_data=msgspec.to_builtins(quiz), locale=locale, user_id=user_id
             )
         try:
-            await self.pipeline.run(recommendation_id)
+            await self.pipeline.run(recommendation_id, RecommendationInput.of(quiz, user_id, locale))
         except Exception:
             await self.pipeline.fail(recommendation_id)
             raise

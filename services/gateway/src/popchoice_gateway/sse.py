@@ -4,7 +4,8 @@ Starlette's StreamingResponse (under uvicorn's ASGI 2.3) runs every response in 
 with a second task listening for the disconnect; on the recommendation path, where each stream
 lives a few milliseconds, that machinery was a visible share of the gateway's CPU. Here the
 disconnect listener is one asyncio task that calls on_disconnect, and the event source is
-expected to return when told (the progress watch wakes it).
+expected to return when told (the progress watch wakes it). An event the source marks as its last
+(LastEvent) leaves in the same write as the end of the response.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from collections.abc import AsyncIterator, Callable, Mapping
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+
+
+class LastEvent(str):
+    """The final event of a stream: sent together with the end of the response."""
 
 
 class EventStream(Response):
@@ -42,7 +47,10 @@ class EventStream(Response):
         try:
             await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
             async for event in self.events:
-                await send({"type": "http.response.body", "body": event.encode(), "more_body": True})
+                last = isinstance(event, LastEvent)
+                await send({"type": "http.response.body", "body": event.encode(), "more_body": not last})
+                if last:
+                    return
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             listener.cancel()

@@ -9,7 +9,7 @@ from popchoice_common.events import (
     MorePicksRequested,
     RecommendationRequested,
 )
-from popchoice_common.recommendation.pipeline import RecommendationPipeline
+from popchoice_common.recommendation.pipeline import RecommendationInput, RecommendationPipeline
 from popchoice_common.service import Resources
 from popchoice_common.streams import JobContext, Worker
 from popchoice_recommender.config import RecommenderSettings
@@ -33,8 +33,9 @@ def register(worker: Worker, resources: Resources) -> None:
 
     async def recommend(event: RecommendationRequested, context: JobContext) -> None:
         """Builds the first six picks of a quiz; a final failure marks the recommendation failed."""
+        given = RecommendationInput.of(event.quiz, event.user_id, event.locale) if event.quiz else None
         try:
-            await pipeline.run(event.recommendation_id)
+            await pipeline.run(event.recommendation_id, given)
         except Exception as exc:
             if context.is_last_attempt or not is_retryable(exc):
                 await pipeline.fail(event.recommendation_id)

@@ -153,35 +153,50 @@ async def store_batch(
     picks: Sequence[StoredPick],
     *,
     complete: tuple[bool, int] | None,
-) -> None:
+) -> bool:
     """One statement (one round trip, atomic): stores a batch's picks and marks the recommendation
     completed (complete = (used_broader_search, db_movie_count)) or, for complete None, the more-picks batch done.
 
-    Picks already stored for the batch are kept (ON CONFLICT DO NOTHING): a redelivered job that got
-    this far before stores nothing twice.
+    The first batch is stored only while the recommendation is pending or processing: a redelivered
+    job of a recommendation that completed (or failed) meanwhile stores nothing. Picks already stored
+    for a batch are kept (ON CONFLICT DO NOTHING), so a more-picks job repeated after it got this far
+    stores nothing twice. Returns whether the recommendation was changed (False: unknown, or its
+    first batch already finished).
     """
     if complete is not None:
-        finish = (
-            "UPDATE recommendations SET status = 'completed', stage = 'complete', completed_at = now(), error = NULL,"
-            " used_broader_search = $18, db_movie_count = $19 WHERE id = $1"
+        stored: bool = await connection.fetchval(
+            f"""
+            WITH finished AS (
+                UPDATE recommendations SET status = 'completed', stage = 'complete', completed_at = now(),
+                    error = NULL, used_broader_search = $18, db_movie_count = $19
+                WHERE id = $1 AND status IN ('pending', 'processing')
+                RETURNING id
+            ), added AS (
+                INSERT INTO recommendation_movies (recommendation_id, {_PICK_COLUMNS})
+                SELECT finished.id, picks.* FROM finished, unnest({_PICK_ARRAYS}) AS picks
+                ON CONFLICT DO NOTHING
+            )
+            SELECT EXISTS (SELECT 1 FROM finished)
+            """,
+            recommendation_id,
+            *_pick_arrays(picks),
+            complete[0],
+            complete[1],
         )
-        extra: list[Any] = [complete[0], complete[1]]
-    else:
-        finish = "UPDATE recommendations SET more_picks_status = 'completed' WHERE id = $1"
-        extra = []
-    await connection.execute(
+        return stored
+    changed = await connection.fetchval(
         f"""
         WITH added AS (
             INSERT INTO recommendation_movies (recommendation_id, {_PICK_COLUMNS})
             SELECT $1, * FROM unnest({_PICK_ARRAYS})
             ON CONFLICT DO NOTHING
         )
-        {finish}
+        UPDATE recommendations SET more_picks_status = 'completed' WHERE id = $1 RETURNING true
         """,
         recommendation_id,
         *_pick_arrays(picks),
-        *extra,
     )
+    return bool(changed)
 
 
 async def fail_recommendation(connection: asyncpg.Connection, recommendation_id: uuid.UUID, error: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 import asyncpg
@@ -26,7 +27,7 @@ from popchoice_common.events import MovieSeedRequested, RecommendationCompleted
 from popchoice_common.llm import FilmForPitch, LLMClient
 from popchoice_common.logs import get_logger
 from popchoice_common.movie_text import movie_embedding_text
-from popchoice_common.quiz import QuizAnswers, quiz_embedding_text
+from popchoice_common.quiz import QuizAnswers, QuizPerson, quiz_embedding_text
 from popchoice_common.recommendation.progress import StageWriter
 from popchoice_common.recommendation.ranking import (
     Candidate,
@@ -45,23 +46,18 @@ log = get_logger(__name__)
 TMDB_FAILURES = (TMDBRateLimited, TMDBUnavailable, TMDBRequestRefused)
 
 
-class QuizPerson(msgspec.Struct, rename="camel"):
-    """One person's answers as stored in recommendations.quiz_data (the API's camelCase)."""
+@dataclass(frozen=True, slots=True)
+class RecommendationInput:
+    """What a run needs of its recommendation: the answers, who asked and in which locale. The job
+    carries it (recommendation.requested); without it the run reads the stored recommendation."""
 
-    favorite_movie: str
-    new_vs_classic: str
-    mood_preference: list[str]
-    tone_preference: str
-    favorite_movie_why: str | None = None
+    people: list[QuizAnswers]
+    user_id: uuid.UUID | None
+    locale: str
 
-    def answers(self) -> QuizAnswers:
-        return QuizAnswers(
-            favorite_movie=self.favorite_movie,
-            new_vs_classic=self.new_vs_classic,
-            tone_preference=self.tone_preference,
-            mood_preference=tuple(self.mood_preference),
-            favorite_movie_why=self.favorite_movie_why,
-        )
+    @classmethod
+    def of(cls, quiz: Sequence[QuizPerson], user_id: uuid.UUID | None, locale: str) -> RecommendationInput:
+        return cls([person.answers() for person in quiz], user_id, locale)
 
 
 class RecommendationNotFound(PermanentError):
@@ -72,8 +68,7 @@ class RecommendationNotFound(PermanentError):
 
 def people_from_quiz(quiz_data: object) -> list[QuizAnswers]:
     """The stored quiz as answers (quiz_data holds a list of people)."""
-    people = msgspec.convert(quiz_data, type=list[QuizPerson])
-    return [person.answers() for person in people]
+    return [person.answers() for person in msgspec.convert(quiz_data, type=list[QuizPerson])]
 
 
 class RecommendationPipeline:
@@ -191,24 +186,38 @@ class RecommendationPipeline:
             for position, (pick, description) in enumerate(zip(picks, descriptions, strict=True))
         ]
 
-    async def run(self, recommendation_id: uuid.UUID) -> None:
-        """Builds and stores the first batch of picks, then marks the recommendation completed.
-
-        Stages are entered as work that can take time begins (preparing, embedding, local search,
-        TMDB search, descriptions) and written once they last STAGE_WRITE_DELAY_MS (progress.StageWriter);
-        ranking and posters happen in memory, in no measurable time, and are not stages of their own.
-        """
+    async def _unfinished(self, recommendation_id: uuid.UUID) -> RecommendationInput | None:
+        """The stored input of a recommendation still to build (None: already completed or failed)."""
         async with self.pool.acquire() as connection:
             row = await repository.unfinished_recommendation(connection, recommendation_id)
             if row is None:
                 if await repository.get_recommendation(connection, str(recommendation_id)) is None:
                     raise RecommendationNotFound(recommendation_id)
+                return None
+        return RecommendationInput(
+            people_from_quiz(msgspec.json.decode(row["quiz_data"])), row["user_id"], row["locale"]
+        )
+
+    async def run(self, recommendation_id: uuid.UUID, given: RecommendationInput | None = None) -> None:
+        """Builds and stores the first batch of picks, then marks the recommendation completed.
+
+        given is the recommendation's input as its job carries it; without it the stored
+        recommendation is read first. Either way a recommendation that is already completed or
+        failed is left as it is (with given, that shows only when the result is stored).
+
+        Stages are entered as work that can take time begins (preparing, embedding, local search,
+        TMDB search, descriptions) and written once they last STAGE_WRITE_DELAY_MS (progress.StageWriter);
+        ranking and posters happen in memory, in no measurable time, and are not stages of their own.
+        """
+        if given is None:
+            given = await self._unfinished(recommendation_id)
+            if given is None:
                 return  # already completed or failed: a redelivery has nothing to do
+        people = given.people
         progress = StageWriter(self.pool, recommendation_id, delay_seconds=self.settings.stage_write_delay_ms / 1000)
         try:
             await progress.enter("preparing")
-            people = people_from_quiz(msgspec.json.decode(row["quiz_data"]))
-            memory = await self._memory(row["user_id"])
+            memory = await self._memory(given.user_id)
             quiz_text = quiz_embedding_text(people)
             await progress.enter("embedding")
             query = await self.embedder.embed_one(quiz_text)
@@ -226,21 +235,25 @@ class RecommendationPipeline:
             used_broader_search = False
             if len(strong) < self.settings.min_high_quality_local and self.tmdb is not None:
                 await progress.enter("tmdb-search")
-                tmdb = self._filter(await self._tmdb(people, query, 1, row["locale"]), people, memory, set())
+                tmdb = self._filter(await self._tmdb(people, query, 1, given.locale), people, memory, set())
                 used_broader_search = bool(tmdb)
             picks = merge_picks([strong, tmdb, weak], self.settings.max_total_movies)
             await progress.enter("descriptions")
-            descriptions = await self._describe(quiz_text, picks, row["locale"])
+            descriptions = await self._describe(quiz_text, picks, given.locale)
             await progress.close()
             async with self.pool.acquire() as connection:
-                await repository.store_batch(
+                stored = await repository.store_batch(
                     connection,
                     recommendation_id,
                     self._stored(picks, descriptions, batch=0),
                     complete=(used_broader_search, sum(1 for pick in picks if not pick.from_tmdb)),
                 )
+                if not stored and await repository.get_recommendation(connection, str(recommendation_id)) is None:
+                    raise RecommendationNotFound(recommendation_id)
         finally:
             await progress.close()
+        if not stored:
+            return  # completed or failed before this run finished: its result stands
         await self._announce(recommendation_id, picks, batch=0)
         log.info(
             "recommendation_completed",

@@ -269,27 +269,46 @@ return id
 
 
 class ScriptPipeline:
-    """Script calls (and plain commands) on one non-transactional pipeline, sent by SHA.
+    """Script calls (and plain commands) sent together in one round trip, scripts by SHA.
 
     redis-py's Script objects, queued on a pipeline, make execute() ask the server SCRIPT EXISTS
     first: a second round trip on every publish and every acknowledgement batch. Here calls go out
     as EVALSHA; the rare call whose script the server no longer has (after a restart or SCRIPT
-    FLUSH) did not run, so it is re-run on its own, which loads the script.
+    FLUSH) did not run, so it is re-run on its own, which loads the script. A single command (one
+    publish, most acknowledgement batches) goes out as a plain command: redis-py's pipeline
+    machinery costs more CPU than the command itself.
     """
 
     def __init__(self, client: Redis) -> None:
-        self.pipe = client.pipeline(transaction=False)
+        self._client = client
+        self._commands: list[tuple[Any, ...]] = []
         self._calls: dict[int, tuple[AsyncScript, list[Any]]] = {}
 
     def call(self, script: AsyncScript, args: list[Any]) -> None:
-        self._calls[len(self.pipe.command_stack)] = (script, args)
-        self.pipe.evalsha(script.sha, 0, *args)
+        self._calls[len(self._commands)] = (script, args)
+        self._commands.append(("EVALSHA", script.sha, 0, *args))
+
+    def command(self, *args: Any) -> None:
+        """A plain command, e.g. command("XACK", stream, group, entry_id)."""
+        self._commands.append(args)
+
+    async def _send(self) -> list[Any]:
+        if len(self._commands) == 1:
+            try:
+                return [await self._client.execute_command(*self._commands[0])]
+            except NoScriptError as exc:
+                return [exc]
+        pipe = self._client.pipeline(transaction=False)
+        for command in self._commands:
+            pipe.execute_command(*command)
+        try:
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        finally:
+            await pipe.reset()
+        return replies
 
     async def execute(self) -> list[Any]:
-        try:
-            replies: list[Any] = await self.pipe.execute(raise_on_error=False)
-        finally:
-            await self.pipe.reset()
+        replies = await self._send()
         for position, (script, args) in self._calls.items():
             if isinstance(replies[position], NoScriptError):
                 replies[position] = await script(args=args)

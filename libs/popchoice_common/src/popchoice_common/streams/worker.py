@@ -516,7 +516,7 @@ class Worker:
                 args += [entry_id, job_id]
             pipeline.call(self._finish, args)
         if ack_only:
-            pipeline.pipe.xack(self.keys.stream(sub.stream), sub.group, *ack_only)
+            pipeline.command("XACK", self.keys.stream(sub.stream), sub.group, *ack_only)
         await pipeline.execute()
 
     async def _release_unstarted(self, sub: Subscription[Any]) -> None:
@@ -612,7 +612,7 @@ class Worker:
         pipeline = scripts.ScriptPipeline(self.client)
         for sub in self._subscriptions.values():
             pipeline.call(self._move_due, [self.keys.prefix, sub.stream, now_ms(), 100])
-            pipeline.pipe.exists(self.keys.paused(sub.stream))
+            pipeline.command("EXISTS", self.keys.paused(sub.stream))
         replies = await pipeline.execute()
         for sub, paused in zip(self._subscriptions.values(), replies[1::2], strict=True):
             sub.paused = bool(paused)
