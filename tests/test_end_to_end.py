@@ -102,8 +102,9 @@ def keys_of(body):
     return keys
 
 
-async def test_quiz_to_picks_over_sse_and_polling(stack):
-    """POST → 201 with Location → SSE stage events and polling both reach completed with six films."""
+async def test_quiz_to_picks_over_sse_and_polling(stack, redis_client, key_prefix):
+    """POST → 201 with Location → SSE stage events and polling both reach completed with six films;
+    recommendation.completed is announced for it."""
     processes, _ = stack
     processes.start("popchoice_recommender")
     processes.start("popchoice_catalog_seeder", "worker")
@@ -131,6 +132,12 @@ async def test_quiz_to_picks_over_sse_and_polling(stack):
     assert all(0 <= movie["match"] <= 100 for movie in polled["similarMovies"])
     assert (await client.get("/api/recommendations/not-a-real-slug")).status_code == 404
     await client.aclose()
+    # Announced with the job's acknowledgement, just after the result was stored.
+    deadline = time.monotonic() + 5
+    while not (announced := await redis_client.xrange(f"{key_prefix}recommendation.completed")):
+        assert time.monotonic() < deadline, "recommendation.completed was never announced"
+        await asyncio.sleep(0.05)
+    assert [fields[b"job_id"] for _, fields in announced] == [f"recommendation-completed:{body['id']}:0".encode()]
 
 
 async def test_tmdb_fallback_and_just_in_time_seeding(stack, db_pool):

@@ -187,3 +187,60 @@ async def test_joining_search_results_to_movies_goes_through_the_primary_key(db_
         plan = "\n".join(row[0] for row in await db_conn.fetch(f"EXPLAIN {explain}", query))
         assert "Seq Scan on movies" not in plan, plan
         assert "movies_pkey" in plan, plan
+
+
+async def test_match_movie_picks_finds_what_match_movies_finds_with_the_pick_columns(db_conn):
+    """The request path's search: the same rows, order and similarity as match_movies, with the
+    columns a pick shows in place of the content line."""
+    for index in range(12):
+        await insert_movie(
+            db_conn,
+            f"Film {index}",
+            2000 + index,
+            unit([1.0, index / 4] + [0.0] * 382),
+            tmdb_id=100 + index,
+            poster_url=f"https://images.test/{index}.jpg",
+            localized_name=f"Film {index} (fr)",
+        )
+    await insert_movie(db_conn, "Other model", 2000, basis(0), model="other-384")
+    query = basis(0)
+    searched = await db_conn.fetch("SELECT id, similarity FROM match_movies($1, 0.5, 6)", query)
+    picks = await db_conn.fetch("SELECT * FROM match_movie_picks($1, 0.5, 6)", query)
+    assert [(row["id"], row["similarity"]) for row in picks] == [(row["id"], row["similarity"]) for row in searched]
+    assert len(picks) == 6 and picks[0]["name"] == "Film 0"
+    assert (picks[0]["tmdb_id"], picks[0]["poster_url"], picks[0]["localized_name"]) == (
+        100,
+        "https://images.test/0.jpg",
+        "Film 0 (fr)",
+    )
+    assert len(await db_conn.fetch("SELECT * FROM match_movie_picks($1, 0.99, 6)", query)) < 6
+
+
+async def test_match_movie_picks_follows_the_configured_model(db_conn):
+    """configure_embedding_model defines it beside match_movies: same settings, same estimate."""
+    await configure_embedding_model(db_conn, "hash-384", 384, ef_search=64)
+    row = await db_conn.fetchrow("SELECT proconfig, prorows FROM pg_proc WHERE proname = 'match_movie_picks'")
+    assert row["proconfig"] == ["hnsw.ef_search=64", "enable_seqscan=off", "enable_sort=off"]
+    assert row["prorows"] == 10
+    with pytest.raises(asyncpg.DataError, match="expected 384 dimensions"):
+        await db_conn.fetch("SELECT * FROM match_movie_picks($1)", np.ones(10, dtype=np.float32))
+
+
+async def test_match_movie_picks_before_a_model_is_configured_explains_itself(database_factory):
+    url = database_factory.create(embedding=None)
+    connection = await asyncpg.connect(url)
+    try:
+        with pytest.raises(asyncpg.RaiseError, match="popchoice-migrate"):
+            await connection.fetch("SELECT * FROM match_movie_picks($1::vector)", "[1,0,0]")
+    finally:
+        await connection.close()
+
+
+async def test_applying_012_to_a_configured_database_keeps_its_ef_search(db_conn, migrations_dir):
+    """On a database whose model was configured before 012 existed, 012 defines match_movie_picks
+    for that model with the ef_search match_movies already has."""
+    await configure_embedding_model(db_conn, "hash-384", 384, ef_search=64)
+    await db_conn.execute("DROP FUNCTION match_movie_picks(vector, double precision, integer)")
+    await db_conn.execute((migrations_dir / "012_match_movie_picks.sql").read_text())
+    config = await db_conn.fetchval("SELECT proconfig FROM pg_proc WHERE proname = 'match_movie_picks'")
+    assert config == ["hnsw.ef_search=64", "enable_seqscan=off", "enable_sort=off"]

@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+import uuid
 
 import pytest
 import redis.asyncio as redis
@@ -362,3 +363,25 @@ async def test_publishing_and_acknowledging_survive_a_lost_script_cache(redis_cl
             job_id = SeedMovieRequested.for_movie(tmdb_id).job_id
             await wait_for(lambda job_id=job_id: _job_state(redis_client, keys, job_id, "completed"))
     assert sorted(seen) == [1, 2, 3]
+
+
+async def test_announcements_go_out_with_the_acknowledgement_of_a_success_only(redis_client, keys, publisher, wait_for):
+    """A handler's announce_on_ack reaches the announcement stream once the job is acked; an attempt
+    that fails announces nothing."""
+    from popchoice_common.events import RECOMMENDATION_COMPLETED, RecommendationCompleted
+
+    announced_for = {1: uuid.uuid4(), 2: uuid.uuid4()}
+
+    async def handle(event, context):
+        context.announce_on_ack(RecommendationCompleted.for_batch(announced_for[event.tmdb_id], "completed"))
+        if event.tmdb_id == 2 and context.attempt == 1:
+            raise RetryableError("TMDB answered 503")
+
+    await publisher.publish_many([SeedMovieRequested.for_movie(1), SeedMovieRequested.for_movie(2)])
+    async with Running(make_worker(redis_client, keys, handle)):
+        for tmdb_id in (1, 2):
+            job_id = SeedMovieRequested.for_movie(tmdb_id).job_id
+            await wait_for(lambda job_id=job_id: _job_state(redis_client, keys, job_id, "completed"), limit=10)
+    entries = await redis_client.xrange(keys.stream(RECOMMENDATION_COMPLETED))
+    announced = [RecommendationCompleted.for_batch(rid, "completed").job_id for rid in announced_for.values()]
+    assert sorted(fields[b"job_id"].decode() for _, fields in entries) == sorted(announced)  # one each

@@ -35,7 +35,7 @@ def register(worker: Worker, resources: Resources) -> None:
         """Builds the first six picks of a quiz; a final failure marks the recommendation failed."""
         given = RecommendationInput.of(event.quiz, event.user_id, event.locale) if event.quiz else None
         try:
-            await pipeline.run(event.recommendation_id, given)
+            await pipeline.run(event.recommendation_id, given, announce=context.announce_on_ack)
         except Exception as exc:
             if context.is_last_attempt or not is_retryable(exc):
                 await pipeline.fail(event.recommendation_id)
@@ -44,7 +44,7 @@ def register(worker: Worker, resources: Resources) -> None:
     async def more_picks(event: MorePicksRequested, context: JobContext) -> None:
         """Builds the next batch of six picks, none already shown."""
         try:
-            await pipeline.more_picks(event.recommendation_id, event.batch)
+            await pipeline.more_picks(event.recommendation_id, event.batch, announce=context.announce_on_ack)
         except Exception as exc:
             if context.is_last_attempt or not is_retryable(exc):
                 await pipeline.fail(event.recommendation_id, more_picks=True)

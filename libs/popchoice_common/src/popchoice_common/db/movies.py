@@ -22,21 +22,13 @@ class MovieMatch:
     duration: int
     score_rating: Decimal | None
     similarity: float
-    content: str
     tmdb_id: int | None = None
     poster_url: str | None = None
     localized_name: str | None = None
 
 
 async def match_movies(executor: Executor, embedding: np.ndarray, *, threshold: float, count: int) -> list[MovieMatch]:
-    """The catalog's nearest films to an embedding (active model only), best first, with what a pick shows."""
-    rows = await executor.fetch(
-        "SELECT found.id, found.name, found.year, found.age_rating, found.description, found.duration,"
-        " found.score_rating, found.similarity, found.content, m.tmdb_id, m.poster_url, m.localized_name"
-        " FROM match_movies($1, $2, $3) AS found JOIN movies m ON m.id = found.id"
-        " ORDER BY found.similarity DESC, found.id",
-        embedding,
-        threshold,
-        count,
-    )
-    return [MovieMatch(**dict(row)) for row in rows]
+    """The catalog's nearest films to an embedding (active model only), best first, with what a pick
+    shows: match_movie_picks, the request path's form of match_movies (db/init/012)."""
+    rows = await executor.fetch("SELECT * FROM match_movie_picks($1, $2, $3)", embedding, threshold, count)
+    return [MovieMatch(*row) for row in rows]

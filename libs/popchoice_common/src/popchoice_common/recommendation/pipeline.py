@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -23,7 +23,7 @@ from popchoice_common.db import recommendations as repository
 from popchoice_common.db.recommendations import StoredPick, UserMemory
 from popchoice_common.embedders import Embedder
 from popchoice_common.errors import PermanentError
-from popchoice_common.events import MovieSeedRequested, RecommendationCompleted
+from popchoice_common.events import Event, MovieSeedRequested, RecommendationCompleted
 from popchoice_common.llm import FilmForPitch, LLMClient
 from popchoice_common.logs import get_logger
 from popchoice_common.movie_text import movie_embedding_text
@@ -43,6 +43,8 @@ from popchoice_common.tmdb import MovieSummary, TMDBClient, poster_url
 from popchoice_common.tmdb.errors import TMDBRateLimited, TMDBRequestRefused, TMDBUnavailable
 
 log = get_logger(__name__)
+#: Takes an announcement to send later (JobContext.announce_on_ack).
+Announce = Callable[[Event], None]
 TMDB_FAILURES = (TMDBRateLimited, TMDBUnavailable, TMDBRequestRefused)
 
 
@@ -198,12 +200,20 @@ class RecommendationPipeline:
             people_from_quiz(msgspec.json.decode(row["quiz_data"])), row["user_id"], row["locale"]
         )
 
-    async def run(self, recommendation_id: uuid.UUID, given: RecommendationInput | None = None) -> None:
+    async def run(
+        self,
+        recommendation_id: uuid.UUID,
+        given: RecommendationInput | None = None,
+        *,
+        announce: Announce | None = None,
+    ) -> None:
         """Builds and stores the first batch of picks, then marks the recommendation completed.
 
         given is the recommendation's input as its job carries it; without it the stored
         recommendation is read first. Either way a recommendation that is already completed or
         failed is left as it is (with given, that shows only when the result is stored).
+        announce, when given, takes the recommendation.completed announcement (a worker sends it
+        with the job's acknowledgement); else the publisher sends it at once.
 
         Stages are entered as work that can take time begins (preparing, embedding, local search,
         TMDB search, descriptions) and written once they last STAGE_WRITE_DELAY_MS (progress.StageWriter);
@@ -254,7 +264,7 @@ class RecommendationPipeline:
             await progress.close()
         if not stored:
             return  # completed or failed before this run finished: its result stands
-        await self._announce(recommendation_id, picks, batch=0)
+        await self._announce(recommendation_id, picks, batch=0, announce=announce)
         log.info(
             "recommendation_completed",
             recommendation_id=str(recommendation_id),
@@ -272,11 +282,17 @@ class RecommendationPipeline:
             excluded_titles=quiz_title_keys(people),
         )
 
-    async def _announce(self, recommendation_id: uuid.UUID, picks: Sequence[Candidate], *, batch: int) -> None:
+    async def _announce(
+        self, recommendation_id: uuid.UUID, picks: Sequence[Candidate], *, batch: int, announce: Announce | None = None
+    ) -> None:
         """recommendation.completed for listeners (capped, no job state); TMDB picks queued for JIT seeding."""
         if self.publisher is None:
             return
-        await self.publisher.announce(RecommendationCompleted.for_batch(recommendation_id, "completed", batch))
+        completed = RecommendationCompleted.for_batch(recommendation_id, "completed", batch)
+        if announce is not None:
+            announce(completed)
+        else:
+            await self.publisher.announce(completed)
         seeds = [pick.tmdb_id for pick in picks if pick.from_tmdb and pick.tmdb_id is not None]
         if seeds:
             await self.publisher.publish_many(
@@ -286,7 +302,7 @@ class RecommendationPipeline:
                 ]
             )
 
-    async def more_picks(self, recommendation_id: uuid.UUID, batch: int) -> None:
+    async def more_picks(self, recommendation_id: uuid.UUID, batch: int, *, announce: Announce | None = None) -> None:
         """Stores batch n: six more films, none already shown for this recommendation."""
         async with self.pool.acquire() as connection:
             row = await repository.get_recommendation(connection, str(recommendation_id))
@@ -309,7 +325,7 @@ class RecommendationPipeline:
             await repository.store_batch(
                 connection, recommendation_id, self._stored(picks, descriptions, batch), complete=None
             )
-        await self._announce(recommendation_id, picks, batch=batch)
+        await self._announce(recommendation_id, picks, batch=batch, announce=announce)
 
     async def fail(self, recommendation_id: uuid.UUID, *, more_picks: bool = False) -> None:
         """Marks the recommendation (or its more-picks batch) failed with a message fit for a person."""

@@ -17,6 +17,8 @@ from popchoice_common.streams.keys import StreamKeys
 JobStateName = Literal["queued", "active", "retrying", "completed", "dead"]
 #: Events sent to Redis per script call by publish_many.
 PUBLISH_CHUNK = 500
+#: About how many entries an announcement stream keeps (it has no consumer groups to trim by).
+ANNOUNCE_MAXLEN = 10_000
 
 
 def now_ms() -> int:
@@ -93,7 +95,7 @@ class Publisher:
         (result,) = await self.publish_many([event])
         return result
 
-    async def announce(self, event: Event, *, maxlen: int = 10_000) -> str:
+    async def announce(self, event: Event, *, maxlen: int = ANNOUNCE_MAXLEN) -> str:
         """A capped, state-free notification for listeners (see :func:`announce`)."""
         return await announce(self._client, self._keys, event, maxlen=maxlen)
 
@@ -126,15 +128,26 @@ class Publisher:
         return [result for result in results if result is not None]
 
 
-async def announce(client: redis.Redis, keys: StreamKeys, event: Event, *, maxlen: int = 10_000) -> str:
+def announce_command(keys: StreamKeys, event: Event, *, maxlen: int = ANNOUNCE_MAXLEN) -> tuple[Any, ...]:
+    """The XADD that appends a notification (see :func:`announce`), for sending with other commands."""
+    return (
+        "XADD",
+        keys.stream(event.stream),
+        "MAXLEN",
+        "~",
+        maxlen,
+        "*",
+        "job_id",
+        event.job_id,
+        "data",
+        encode_event(event),
+    )
+
+
+async def announce(client: redis.Redis, keys: StreamKeys, event: Event, *, maxlen: int = ANNOUNCE_MAXLEN) -> str:
     """Appends a notification for listeners (no job state, no dedupe): the stream is capped at about
     maxlen entries, so a stream nobody consumes never grows without bound."""
-    entry_id = await client.xadd(
-        keys.stream(event.stream),
-        {"job_id": event.job_id, "data": encode_event(event)},
-        maxlen=maxlen,
-        approximate=True,
-    )
+    entry_id = await client.execute_command(*announce_command(keys, event, maxlen=maxlen))
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 

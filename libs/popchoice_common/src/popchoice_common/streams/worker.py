@@ -29,7 +29,7 @@ from popchoice_common.errors import is_retryable
 from popchoice_common.events import STREAM_EVENTS, Event
 from popchoice_common.logs import get_logger, redact_text
 from popchoice_common.streams import metrics, scripts
-from popchoice_common.streams.jobs import now_ms
+from popchoice_common.streams.jobs import announce_command, now_ms
 from popchoice_common.streams.keys import StreamKeys
 from popchoice_common.streams.policy import StreamPolicy, policy_for
 
@@ -48,11 +48,17 @@ class JobContext:
     attempt: int
     consumer: str
     max_attempts: int
+    announcements: list[Event] = field(default_factory=list)
 
     @property
     def is_last_attempt(self) -> bool:
         """Whether a failure now is final (no retry follows)."""
         return self.attempt >= self.max_attempts
+
+    def announce_on_ack(self, event: Event) -> None:
+        """Sends an announcement (see jobs.announce) if the handler succeeds, in the same round trip
+        as the job's acknowledgement: nothing is announced for a failed attempt."""
+        self.announcements.append(event)
 
 
 Handler = Callable[[E, JobContext], Awaitable[None]]
@@ -103,6 +109,7 @@ class Subscription(Generic[E]):
     started: set[str] = field(default_factory=set)
     done: list[tuple[str, str]] = field(default_factory=list)
     ack_only: list[str] = field(default_factory=list)
+    announcements: list[Event] = field(default_factory=list)
     done_signal: asyncio.Event = field(default_factory=asyncio.Event)
     space_signal: asyncio.Event = field(default_factory=asyncio.Event)
     paused: bool = False
@@ -412,6 +419,7 @@ class Worker:
             processed.inc()
             sub.started.discard(delivery.entry_id)
             sub.done.append((delivery.entry_id, delivery.job_id))
+            sub.announcements += context.announcements
             sub.done_signal.set()
 
     async def _record_failure(
@@ -481,9 +489,10 @@ class Worker:
             sub.done_signal.clear()
             done, sub.done = sub.done, []
             ack_only, sub.ack_only = sub.ack_only, []
+            announcements, sub.announcements = sub.announcements, []
             if done or ack_only:
                 try:
-                    await self._flush(sub, done, ack_only)
+                    await self._flush(sub, done, ack_only, announcements)
                 except (RedisError, OSError) as exc:
                     log.warning("job_ack_failed", stream=sub.stream, error=_describe(exc), count=len(done))
                     if sub.handlers_done:
@@ -492,6 +501,7 @@ class Worker:
                         return
                     sub.done = done + sub.done
                     sub.ack_only = ack_only + sub.ack_only
+                    sub.announcements = announcements + sub.announcements
                     await asyncio.sleep(0.5)
                     sub.done_signal.set()
                     continue
@@ -501,7 +511,9 @@ class Worker:
             if sub.handlers_done and not sub.done and not sub.ack_only:
                 return
 
-    async def _flush(self, sub: Subscription[Any], done: list[tuple[str, str]], ack_only: list[str]) -> None:
+    async def _flush(
+        self, sub: Subscription[Any], done: list[tuple[str, str]], ack_only: list[str], announcements: list[Event]
+    ) -> None:
         pipeline = scripts.ScriptPipeline(self.client)
         if done:
             args: list[Any] = [
@@ -517,6 +529,8 @@ class Worker:
             pipeline.call(self._finish, args)
         if ack_only:
             pipeline.command("XACK", self.keys.stream(sub.stream), sub.group, *ack_only)
+        for event in announcements:
+            pipeline.command(*announce_command(self.keys, event))
         await pipeline.execute()
 
     async def _release_unstarted(self, sub: Subscription[Any]) -> None:
