@@ -114,6 +114,9 @@ class Subscription(Generic[E]):
     space_signal: asyncio.Event = field(default_factory=asyncio.Event)
     paused: bool = False
     handlers_done: bool = False
+    #: Whether entries may be waiting: the non-blocking read runs first only then (at start, and
+    #: after a read that came back full), so a quiet stream costs one blocking read per wake-up.
+    maybe_waiting: bool = True
 
     def __post_init__(self) -> None:
         self.decoder = msgspec.json.Decoder(self.event_type)
@@ -299,8 +302,10 @@ class Worker:
                     await self._wait_or_stop(sub.space_signal.wait(), 1.0)
                     continue
                 count = min(free, sub.read_count)
-                if not await self._read_ready(sub, count):
-                    await self._read_blocking(sub, count)
+                if sub.maybe_waiting:
+                    sub.maybe_waiting = await self._read_ready(sub, count) == count
+                else:
+                    sub.maybe_waiting = await self._read_blocking(sub, count) == count
             except (RedisError, OSError) as exc:
                 log.warning("stream_read_failed", stream=sub.stream, error=_describe(exc))
                 await self._sleep(1.0)
@@ -327,13 +332,16 @@ class Worker:
             self._dispatch(sub, _text(entry_id), _text(job_id), data, _text(action), int(attempts))
         return len(reply) // 5
 
-    async def _read_blocking(self, sub: Subscription[Any], count: int) -> None:
-        """Waits up to block_ms for new entries (scripts cannot block), then marks them active."""
+    async def _read_blocking(self, sub: Subscription[Any], count: int) -> int:
+        """Waits up to block_ms for new entries (scripts cannot block), then marks them active;
+        returns how many entries came."""
         reply: Any = await self.client.xreadgroup(
             sub.group, self.consumer, {self.keys.stream(sub.stream): ">"}, count=count, block=self._block_ms
         )
-        if reply:
-            await self._take_claimed(sub, reply[0][1], reclaimed=False)
+        if not reply:
+            return 0
+        await self._take_claimed(sub, reply[0][1], reclaimed=False)
+        return len(reply[0][1])
 
     async def _take_claimed(self, sub: Subscription[Any], entries: list[Any], *, reclaimed: bool) -> None:
         args: list[Any] = [
