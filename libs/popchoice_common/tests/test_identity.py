@@ -36,3 +36,9 @@ def test_movie_key_prefers_tmdb_id():
     assert movie_key(title="Casablanca", year=1942, tmdb_id=289) == "tmdb:289"
     assert movie_key(title="The Casablanca", year=1942) == "title:casablanca:1942"
     assert movie_key(title="Casablanca", year=None) == "title:casablanca:na"
+
+
+def test_ascii_and_unicode_titles_normalise_alike():
+    """The ASCII fast path gives what the full NFKD path gives."""
+    assert normalize_title("The Cafe & Me") == normalize_title("The Café & Me") == "cafe and me"
+    assert normalize_title("  THE   Matrix  ") == "matrix"

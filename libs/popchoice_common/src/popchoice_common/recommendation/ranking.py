@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from popchoice_common.identity import movie_key, normalize_title
@@ -44,14 +44,23 @@ class Candidate:
     score_rating: Decimal | None = None
     poster_url: str | None = None
     localized_name: str | None = None
+    #: movie_key of the film (computed once: filtering, merging and storing all ask for it).
+    key: str = field(init=False, repr=False, compare=False)
+    #: The film's key by title and year alone (what the memory of a film without TMDB id holds).
+    title_movie_key: str = field(init=False, repr=False, compare=False)
+    #: Normalised title and year, for telling the same film from two sources apart.
+    title_key: tuple[str, int | None] = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        return movie_key(title=self.name, year=self.year, tmdb_id=self.tmdb_id)
-
-    @property
-    def title_key(self) -> tuple[str, int | None]:
-        return normalize_title(self.name), self.year
+    def __post_init__(self) -> None:
+        title_movie_key = movie_key(title=self.name, year=self.year)
+        key = (
+            title_movie_key
+            if self.tmdb_id is None
+            else movie_key(title=self.name, year=self.year, tmdb_id=self.tmdb_id)
+        )
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "title_movie_key", title_movie_key)
+        object.__setattr__(self, "title_key", (normalize_title(self.name), self.year))
 
 
 def _mood_key(label: str) -> str:
@@ -99,10 +108,10 @@ def apply_memory(
     """Drops excluded films (by key, and by title for films named in the quiz); lowers wrong-mood ones."""
     kept = []
     for candidate in candidates:
-        title_key = movie_key(title=candidate.name, year=candidate.year)
+        title_key = candidate.title_movie_key
         if candidate.key in excluded_keys or title_key in excluded_keys:
             continue
-        if normalize_title(candidate.name) in excluded_titles:
+        if candidate.title_key[0] in excluded_titles:
             continue
         if candidate.key in wrong_mood_keys or title_key in wrong_mood_keys:
             candidate = replace(candidate, similarity=candidate.similarity - WRONG_MOOD_PENALTY)
