@@ -121,3 +121,42 @@ async def test_an_unknown_recommendation_is_a_permanent_error(pipeline):
         await pipeline.run(uuid.uuid4(), RecommendationInput.of(HEIST, None, "en-US"))
     with pytest.raises(RecommendationNotFound):
         await pipeline.run(uuid.uuid4())
+
+
+async def test_stored_picks_keep_every_value_exactly(db_pool):
+    """Picks travel to the database as one JSON document: text, numbers and nulls arrive unchanged."""
+    from decimal import Decimal
+
+    recommendation_id = await stored_recommendation(db_pool, [])
+    pick = repository.StoredPick(
+        batch=0,
+        position=0,
+        is_main_recommendation=True,
+        movie_key="title:amelie:2001",
+        movie_id=None,
+        tmdb_id=194,
+        name='Le Fabuleux Destin d\'Amélie Poulain "Amélie" \\ 🎬',
+        year=2001,
+        similarity=0.123456789012345,
+        from_tmdb=True,
+        ai_description="Line one.\nLine two\ttabbed.",
+        poster_url=None,
+        localized_name="Amélie",
+        score_rating=Decimal("7.9"),
+        duration=None,
+        age_rating="R",
+    )
+    async with db_pool.acquire() as connection:
+        assert await repository.store_batch(connection, recommendation_id, [pick], complete=(True, 0))
+    row = await db_pool.fetchrow("SELECT * FROM recommendation_movies WHERE recommendation_id = $1", recommendation_id)
+    for name in (
+        "name",
+        "similarity",
+        "ai_description",
+        "score_rating",
+        "tmdb_id",
+        "movie_id",
+        "poster_url",
+        "duration",
+    ):
+        assert row[name] == getattr(pick, name), name

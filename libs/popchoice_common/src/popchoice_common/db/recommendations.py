@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import msgspec
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,32 +120,17 @@ _PICK_COLUMNS = (
     "batch, position, is_main_recommendation, movie_key, movie_id, tmdb_id, name, year, similarity, from_tmdb,"
     " ai_description, poster_url, localized_name, score_rating, duration, age_rating"
 )
-_PICK_ARRAYS = (
-    "$2::int[], $3::int[], $4::bool[], $5::text[], $6::bigint[], $7::int[], $8::text[], $9::int[],"
-    " $10::float8[], $11::bool[], $12::text[], $13::text[], $14::text[], $15::numeric[], $16::int[], $17::text[]"
+# The picks travel as one JSON array of StoredPick objects (one parameter to encode, not sixteen arrays).
+_PICK_RECORDS = (
+    "jsonb_to_recordset($2::jsonb) AS p(batch int, position int, is_main_recommendation bool, movie_key text,"
+    " movie_id bigint, tmdb_id int, name text, year int, similarity float8, from_tmdb bool, ai_description text,"
+    " poster_url text, localized_name text, score_rating numeric, duration int, age_rating text)"
 )
+_PICK_ENCODER = msgspec.json.Encoder(decimal_format="number")
 
 
-def _pick_arrays(picks: Sequence[StoredPick]) -> list[list[Any]]:
-    fields = (
-        "batch",
-        "position",
-        "is_main_recommendation",
-        "movie_key",
-        "movie_id",
-        "tmdb_id",
-        "name",
-        "year",
-        "similarity",
-        "from_tmdb",
-        "ai_description",
-        "poster_url",
-        "localized_name",
-        "score_rating",
-        "duration",
-        "age_rating",
-    )
-    return [[getattr(pick, name) for pick in picks] for name in fields]
+def _picks_json(picks: Sequence[StoredPick]) -> str:
+    return _PICK_ENCODER.encode(list(picks)).decode()
 
 
 async def store_batch(
@@ -168,18 +154,18 @@ async def store_batch(
             f"""
             WITH finished AS (
                 UPDATE recommendations SET status = 'completed', stage = 'complete', completed_at = now(),
-                    error = NULL, used_broader_search = $18, db_movie_count = $19
+                    error = NULL, used_broader_search = $3, db_movie_count = $4
                 WHERE id = $1 AND status IN ('pending', 'processing')
                 RETURNING id
             ), added AS (
                 INSERT INTO recommendation_movies (recommendation_id, {_PICK_COLUMNS})
-                SELECT finished.id, picks.* FROM finished, unnest({_PICK_ARRAYS}) AS picks
+                SELECT finished.id, p.* FROM finished, {_PICK_RECORDS}
                 ON CONFLICT DO NOTHING
             )
             SELECT EXISTS (SELECT 1 FROM finished)
             """,
             recommendation_id,
-            *_pick_arrays(picks),
+            _picks_json(picks),
             complete[0],
             complete[1],
         )
@@ -188,13 +174,13 @@ async def store_batch(
         f"""
         WITH added AS (
             INSERT INTO recommendation_movies (recommendation_id, {_PICK_COLUMNS})
-            SELECT $1, * FROM unnest({_PICK_ARRAYS})
+            SELECT $1, p.* FROM {_PICK_RECORDS}
             ON CONFLICT DO NOTHING
         )
         UPDATE recommendations SET more_picks_status = 'completed' WHERE id = $1 RETURNING true
         """,
         recommendation_id,
-        *_pick_arrays(picks),
+        _picks_json(picks),
     )
     return bool(changed)
 
