@@ -385,3 +385,38 @@ async def test_announcements_go_out_with_the_acknowledgement_of_a_success_only(r
     entries = await redis_client.xrange(keys.stream(RECOMMENDATION_COMPLETED))
     announced = [RecommendationCompleted.for_batch(rid, "completed").job_id for rid in announced_for.values()]
     assert sorted(fields[b"job_id"].decode() for _, fields in entries) == sorted(announced)  # one each
+
+
+class CountingRedis(redis.Redis):
+    """A client that records the script SHAs it runs (EVALSHA) as plain commands."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scripts_run = []
+
+    async def execute_command(self, *args, **options):
+        if args and args[0] == "EVALSHA":
+            self.scripts_run.append(args[1])
+        return await super().execute_command(*args, **options)
+
+
+async def test_a_quiet_stream_costs_no_empty_script_reads(redis_url, keys, publisher, wait_for):
+    """Once nothing is waiting, the reader waits in the blocking read: the non-blocking read script
+    (which takes waiting entries and marks them active) runs again only after a full read."""
+    client = CountingRedis.from_url(redis_url)
+    seen = []
+
+    async def handle(event, context):
+        seen.append(event.tmdb_id)
+
+    worker = make_worker(client, keys, handle)  # block_ms=100: a second idle makes about ten wake-ups
+    start_sha = worker._start.sha
+    try:
+        async with Running(worker):
+            await asyncio.sleep(1.0)
+            await publisher.publish(SeedMovieRequested.for_movie(7))
+            await wait_for(lambda: _true(seen == [7]))
+            await asyncio.sleep(0.3)
+        assert client.scripts_run.count(start_sha) == 1  # the first read only
+    finally:
+        await client.aclose()

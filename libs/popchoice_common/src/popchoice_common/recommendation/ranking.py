@@ -52,14 +52,8 @@ class Candidate:
     title_key: tuple[str, int | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        title_movie_key = movie_key(title=self.name, year=self.year)
-        key = (
-            title_movie_key
-            if self.tmdb_id is None
-            else movie_key(title=self.name, year=self.year, tmdb_id=self.tmdb_id)
-        )
-        object.__setattr__(self, "key", key)
-        object.__setattr__(self, "title_movie_key", title_movie_key)
+        object.__setattr__(self, "key", movie_key(title=self.name, year=self.year, tmdb_id=self.tmdb_id))
+        object.__setattr__(self, "title_movie_key", movie_key(title=self.name, year=self.year))
         object.__setattr__(self, "title_key", (normalize_title(self.name), self.year))
 
 
@@ -108,12 +102,11 @@ def apply_memory(
     """Drops excluded films (by key, and by title for films named in the quiz); lowers wrong-mood ones."""
     kept = []
     for candidate in candidates:
-        title_key = candidate.title_movie_key
-        if candidate.key in excluded_keys or title_key in excluded_keys:
+        if candidate.key in excluded_keys or candidate.title_movie_key in excluded_keys:
             continue
         if candidate.title_key[0] in excluded_titles:
             continue
-        if candidate.key in wrong_mood_keys or title_key in wrong_mood_keys:
+        if candidate.key in wrong_mood_keys or candidate.title_movie_key in wrong_mood_keys:
             candidate = replace(candidate, similarity=candidate.similarity - WRONG_MOOD_PENALTY)
         kept.append(candidate)
     return kept
