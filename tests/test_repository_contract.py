@@ -1,6 +1,7 @@
 """Checks on files no Docker engine or reader runs here: compose, Dockerfiles, README settings."""
 
 import re
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -35,19 +36,21 @@ def compose():
     return yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
 
 
-def test_every_built_service_exists_with_its_dockerfile():
-    """Each compose service built from this repository points at a real Dockerfile of a real service."""
+def test_every_built_service_uses_the_one_dockerfile_and_runs_its_own_command():
+    """Each compose service is built from deploy/Dockerfile for a real service and runs a console script of it."""
     services = compose()["services"]
     built = {name: spec for name, spec in services.items() if "build" in spec}
     assert {"gateway", "recommender", "catalog-seeder", "discovery", "backfill", "health-reporter"} <= set(built)
+    assert sorted(ROOT.glob("services/*/Dockerfile")) == [], "one Dockerfile for every service: deploy/Dockerfile"
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert "ARG SERVICE" in dockerfile
     for name, spec in built.items():
-        dockerfile = ROOT / spec["build"]["dockerfile"]
-        assert dockerfile.is_file(), name
-        service_dir = dockerfile.parent
-        assert (service_dir / "pyproject.toml").is_file(), name
-        package = (service_dir / "src").iterdir().__next__().name
-        assert f"services/{service_dir.name}" in dockerfile.read_text(), name
-        assert package.startswith("popchoice_"), name
+        assert spec["build"]["dockerfile"] == "deploy/Dockerfile", name
+        service_dir = ROOT / "services" / spec["build"]["args"]["SERVICE"]
+        pyproject = tomllib.loads((service_dir / "pyproject.toml").read_text())
+        library = tomllib.loads((ROOT / "libs" / "popchoice_common" / "pyproject.toml").read_text())
+        scripts = set(pyproject["project"]["scripts"]) | set(library["project"]["scripts"])
+        assert spec["command"][0] in scripts, (name, spec["command"])
 
 
 def test_every_environment_variable_is_a_real_setting():
