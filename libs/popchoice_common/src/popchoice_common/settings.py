@@ -89,6 +89,11 @@ class PopChoiceSettings(BaseSettings):
     catalog_tmdb_requests_per_window: int = Field(default=10, ge=1)
     catalog_tmdb_rate_limit_window_ms: int = Field(default=10_000, ge=1)
     catalog_tmdb_429_backoff_ms: int = Field(default=30_000, ge=0)
+    tmdb_interactive_max_wait_ms: int = Field(
+        default=3000,
+        ge=0,
+        description="Longest a person's TMDB fallback waits for the budget or a 429 pause; then catalog only.",
+    )
     catalog_tmdb_rate_limit_margin_ms: int = Field(default=250, ge=0)
     catalog_maintenance_concurrency: int = Field(default=1, ge=1)
 

@@ -14,6 +14,7 @@ from popchoice_common.tmdb.errors import (
     TMDBRateLimited,
     TMDBUnauthorized,
     TMDBUnavailable,
+    TMDBWaitTooLong,
 )
 
 
@@ -23,17 +24,28 @@ def limiter(redis_client, key_prefix):
 
 
 @pytest.fixture
-async def client(fake_tmdb, limiter):
-    tmdb = TMDBClient(
-        api_key=API_KEY,
-        limiter=limiter,
-        base_url=fake_tmdb.base_url,
-        timeout_seconds=0.5,
-        retry_backoff_seconds=0.01,
-        backoff_429_ms=700,
-    )
-    yield tmdb
-    await tmdb.aclose()
+async def make_client(fake_tmdb, limiter):
+    made = []
+
+    def make(**overrides):
+        options = {"timeout_seconds": 0.5, "retry_backoff_seconds": 0.01, "backoff_429_ms": 700, **overrides}
+        made.append(TMDBClient(api_key=API_KEY, limiter=limiter, base_url=fake_tmdb.base_url, **options))
+        return made[-1]
+
+    yield make
+    for tmdb in made:
+        await tmdb.aclose()
+
+
+@pytest.fixture
+def client(make_client):
+    return make_client()
+
+
+@pytest.fixture
+def no_retry_client(make_client):
+    """A client with TMDB_MAX_RETRIES=0: the first 429 is already past the limit."""
+    return make_client(max_retries=0)
 
 
 async def test_lists_decode_with_paging_and_dates(fake_tmdb, client):
@@ -141,35 +153,93 @@ def probe_acquire_time(redis_url, prefix):
     return float(out.stdout.strip().splitlines()[-1])
 
 
-async def test_429_with_retry_after_pauses_every_process(fake_tmdb, client, redis_url, key_prefix):
+async def test_429_with_retry_after_pauses_every_process(fake_tmdb, no_retry_client, redis_url, key_prefix):
     """A 429 with Retry-After: 2 holds every process's TMDB requests for at least 2 s."""
     fake_tmdb.state.force_429(retry_after=2)
     before = time.time()
     with pytest.raises(TMDBRateLimited) as caught:
-        await client.movie_list("popular")
+        await no_retry_client.movie_list("popular")
     assert caught.value.retry_after_seconds == 2 and caught.value.retryable
     assert probe_acquire_time(redis_url, key_prefix) - before >= 2.0
 
 
-async def test_429_without_retry_after_uses_the_configured_backoff(fake_tmdb, client, redis_url, key_prefix):
+async def test_429_without_retry_after_uses_the_configured_backoff(fake_tmdb, no_retry_client, redis_url, key_prefix):
     """Without Retry-After the pause is CATALOG_TMDB_429_BACKOFF_MS (0.7 s here)."""
     fake_tmdb.state.force_429(retry_after=None)
     before = time.time()
     with pytest.raises(TMDBRateLimited) as caught:
-        await client.movie_list("popular")
+        await no_retry_client.movie_list("popular")
     assert caught.value.retry_after_seconds is None
     waited = probe_acquire_time(redis_url, key_prefix) - before
     assert 0.7 <= waited < 2.0
 
 
-async def test_http_date_retry_after_is_honoured(fake_tmdb, client):
+async def test_http_date_retry_after_is_honoured(fake_tmdb, no_retry_client):
     """Retry-After as an HTTP date is turned into seconds."""
     import email.utils
 
     fake_tmdb.state.force_429(retry_after=email.utils.formatdate(time.time() + 3, usegmt=True))
     with pytest.raises(TMDBRateLimited) as caught:
-        await client.movie_list("popular")
+        await no_retry_client.movie_list("popular")
     assert 1.5 <= caught.value.retry_after_seconds <= 3.0
+
+
+async def test_a_429_is_waited_out_and_the_request_retried(fake_tmdb, client):
+    """After a 429 with Retry-After: 1 the same request is sent again once the pause has passed, and succeeds."""
+    fake_tmdb.state.add(make_movie(1, "One", lists={"popular"}))
+    fake_tmdb.state.force_429(retry_after=1)
+    page = await client.movie_list("popular")
+    assert [movie.id for movie in page.results] == [1]
+    limited, retried = fake_tmdb.requests
+    assert (limited.status, retried.status) == (429, 200) and retried.query == limited.query
+    assert retried.time - limited.time >= 0.9  # not before Retry-After (1 s, less clock granularity)
+
+
+async def test_a_429_past_the_retry_limit_gives_up_that_request(fake_tmdb, make_client):
+    """A 429 answered to every one of 1 + TMDB_MAX_RETRIES attempts raises a retryable TMDBRateLimited."""
+    tmdb = make_client(max_retries=2, backoff_429_ms=50)
+    fake_tmdb.state.force_429(count=5, retry_after=None)
+    with pytest.raises(TMDBRateLimited) as caught:
+        await tmdb.movie_list("popular")
+    assert caught.value.attempts == 3 and caught.value.retryable and "429 3 times" in str(caught.value)
+    assert [request.status for request in fake_tmdb.requests] == [429, 429, 429]
+
+
+async def test_an_interactive_request_does_not_wait_out_a_long_pause(fake_tmdb, make_client, limiter):
+    """With every process paused longer than TMDB_INTERACTIVE_MAX_WAIT_MS, a person's request gives up at once."""
+    tmdb = make_client(interactive_max_wait_ms=300)
+    await limiter.pause(5000)
+    with pytest.raises(TMDBWaitTooLong) as caught:
+        await tmdb.discover({}, priority="interactive")
+    assert caught.value.wait_seconds > 0.3 and caught.value.retryable
+    assert fake_tmdb.requests == []
+
+
+async def test_an_interactive_request_waits_out_a_short_429(fake_tmdb, make_client):
+    """A 429 whose Retry-After fits in TMDB_INTERACTIVE_MAX_WAIT_MS is waited out for a person too."""
+    tmdb = make_client(interactive_max_wait_ms=3000)
+    fake_tmdb.state.add(make_movie(1, "One"))
+    fake_tmdb.state.force_429(retry_after=1)
+    assert [movie.id for movie in (await tmdb.discover({}, priority="interactive")).results] == [1]
+    assert [request.status for request in fake_tmdb.requests] == [429, 200]
+
+
+async def test_an_interactive_request_gives_up_a_429_longer_than_its_bound(fake_tmdb, make_client):
+    """A 429 whose Retry-After is past TMDB_INTERACTIVE_MAX_WAIT_MS is not retried for a person."""
+    tmdb = make_client(interactive_max_wait_ms=500)
+    fake_tmdb.state.force_429(retry_after=5)
+    with pytest.raises(TMDBWaitTooLong):
+        await tmdb.discover({}, priority="interactive")
+    assert [request.status for request in fake_tmdb.requests] == [429]
+
+
+async def test_an_interactive_request_does_not_back_off_past_its_bound(fake_tmdb, make_client):
+    """A 5xx retry whose backoff would outlast TMDB_INTERACTIVE_MAX_WAIT_MS is not waited for."""
+    tmdb = make_client(interactive_max_wait_ms=200, retry_backoff_seconds=1.0)
+    fake_tmdb.state.fail_next(502)
+    with pytest.raises(TMDBWaitTooLong):
+        await tmdb.discover({}, priority="interactive")
+    assert [request.status for request in fake_tmdb.requests] == [502]
 
 
 def test_error_messages_are_json_safe():

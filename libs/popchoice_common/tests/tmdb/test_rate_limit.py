@@ -1,7 +1,9 @@
 import asyncio
 import time
 
-from popchoice_common.tmdb import LocalRateLimiter, RedisRateLimiter
+import pytest
+
+from popchoice_common.tmdb import LocalRateLimiter, RateLimitWaitTooLong, RedisRateLimiter
 
 
 def limiter(client, prefix, limit=5, window_ms=500):
@@ -62,3 +64,29 @@ async def test_local_limiter_keeps_the_same_rules():
     paused_at = time.monotonic()
     await rate_limiter.acquire("interactive")
     assert time.monotonic() - paused_at >= 0.19
+
+
+async def test_a_wait_past_the_deadline_is_refused_at_once(redis_client, key_prefix):
+    """An interactive request whose wait would end after its deadline is refused without waiting or
+    holding background requests back."""
+    rate_limiter = limiter(redis_client, key_prefix)
+    await rate_limiter.pause(5000)
+    with pytest.raises(RateLimitWaitTooLong) as caught:
+        await rate_limiter.acquire("interactive", deadline=time.monotonic() + 0.3)
+    assert 4.0 < caught.value.wait_seconds <= 5.0
+    assert await redis_client.zcard(f"{key_prefix}tmdb:waiters") == 0
+
+
+async def test_a_wait_within_the_deadline_is_waited(redis_client, key_prefix):
+    """A pause shorter than the time left before the deadline is waited out."""
+    rate_limiter = limiter(redis_client, key_prefix)
+    await rate_limiter.pause(200)
+    await rate_limiter.acquire("interactive", deadline=time.monotonic() + 3.0)
+
+
+async def test_local_limiter_refuses_a_wait_past_the_deadline():
+    """Without Redis the deadline holds the same way."""
+    rate_limiter = LocalRateLimiter(requests_per_window=2, window_ms=300, margin_ms=0)
+    await rate_limiter.pause(5000)
+    with pytest.raises(RateLimitWaitTooLong):
+        await rate_limiter.acquire("interactive", deadline=time.monotonic() + 0.3)

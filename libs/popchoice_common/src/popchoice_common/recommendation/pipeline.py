@@ -40,12 +40,14 @@ from popchoice_common.recommendation.ranking import (
 from popchoice_common.settings import PopChoiceSettings
 from popchoice_common.streams import Publisher
 from popchoice_common.tmdb import MovieSummary, TMDBClient, poster_url
-from popchoice_common.tmdb.errors import TMDBRateLimited, TMDBRequestRefused, TMDBUnavailable
+from popchoice_common.tmdb.errors import TMDBRateLimited, TMDBRequestRefused, TMDBUnavailable, TMDBWaitTooLong
 
 log = get_logger(__name__)
 #: Takes an announcement to send later (JobContext.announce_on_ack).
 Announce = Callable[[Event], None]
-TMDB_FAILURES = (TMDBRateLimited, TMDBUnavailable, TMDBRequestRefused)
+#: The fallback gives up on these and the picks come from the catalog alone. TMDBWaitTooLong: the
+#: shared budget or a 429 pause would keep the person waiting past TMDB_INTERACTIVE_MAX_WAIT_MS.
+TMDB_FAILURES = (TMDBRateLimited, TMDBUnavailable, TMDBRequestRefused, TMDBWaitTooLong)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,12 +244,13 @@ class RecommendationPipeline:
             strong = [pick for pick in local if pick.similarity >= self.threshold]
             weak = [pick for pick in local if pick.similarity < self.threshold]
             tmdb: list[Candidate] = []
-            used_broader_search = False
             if len(strong) < self.settings.min_high_quality_local and self.tmdb is not None:
                 await progress.enter("tmdb-search")
                 tmdb = self._filter(await self._tmdb(people, query, 1, given.locale), people, memory, set())
-                used_broader_search = bool(tmdb)
             picks = merge_picks([strong, tmdb, weak], self.settings.max_total_movies)
+            # True only when the broader search gave films that were picked: a fallback that gave up
+            # (429, the wait bound, TMDB down) or whose films were all dropped leaves it false.
+            used_broader_search = any(pick.from_tmdb for pick in picks)
             await progress.enter("descriptions")
             descriptions = await self._describe(quiz_text, picks, given.locale)
             await progress.close()

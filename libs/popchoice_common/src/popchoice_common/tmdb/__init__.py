@@ -7,7 +7,13 @@ import redis.asyncio as redis
 from popchoice_common.settings import PopChoiceSettings
 from popchoice_common.tmdb.client import MOVIE_LISTS, TMDBClient, parse_retry_after
 from popchoice_common.tmdb.models import MovieDetails, MoviePage, MovieSummary, us_certification
-from popchoice_common.tmdb.rate_limit import LocalRateLimiter, Priority, RateLimiter, RedisRateLimiter
+from popchoice_common.tmdb.rate_limit import (
+    LocalRateLimiter,
+    Priority,
+    RateLimiter,
+    RateLimitWaitTooLong,
+    RedisRateLimiter,
+)
 
 __all__ = [
     "MOVIE_LISTS",
@@ -16,6 +22,7 @@ __all__ = [
     "MoviePage",
     "MovieSummary",
     "Priority",
+    "RateLimitWaitTooLong",
     "RateLimiter",
     "RedisRateLimiter",
     "TMDBClient",
@@ -56,6 +63,7 @@ def create_tmdb_client(settings: PopChoiceSettings, limiter: RateLimiter) -> TMD
         timeout_seconds=settings.tmdb_timeout_seconds,
         max_retries=settings.tmdb_max_retries,
         backoff_429_ms=settings.catalog_tmdb_429_backoff_ms,
+        interactive_max_wait_ms=settings.tmdb_interactive_max_wait_ms,
     )
 
 

@@ -1,10 +1,15 @@
 """The TMDB API client: aiohttp, v4 read-access token, typed responses, one shared rate limiter.
 
-Every request first takes a slot from the rate limiter (interactive or background). Network
-failures, timeouts and 5xx are retried here with backoff; 401/404/422 raise permanent errors with
-TMDB's status_message; a 429 pauses every process (Retry-After, else the configured backoff) and
-raises :class:`TMDBRateLimited`. The token travels only in the Authorization header: it is never
-part of a URL, a log line or an error message.
+Every request first takes a slot from the rate limiter (interactive or background). A request is
+retried up to ``max_retries`` times (TMDB_MAX_RETRIES): after a network failure, timeout or 5xx
+with exponential backoff; after a 429 once the pause it sets for every process (Retry-After, else
+the configured backoff) has passed, the limiter holding the retry back until then. Past that the
+request raises :class:`TMDBUnavailable` or :class:`TMDBRateLimited` (both retryable), for the
+caller to give up on that one film or page. An interactive request (a person waiting for picks)
+waits at most ``interactive_max_wait_ms`` in all for the limiter, pauses and backoff; when a wait
+would run past that it raises :class:`TMDBWaitTooLong` at once. 401/404/422 raise permanent errors
+with TMDB's status_message. The token travels only in the Authorization header: it is never part of
+a URL, a log line or an error message.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ from popchoice_common.tmdb.errors import (
     TMDBRequestRefused,
     TMDBUnauthorized,
     TMDBUnavailable,
+    TMDBWaitTooLong,
 )
 from popchoice_common.tmdb.models import GenreList, MovieDetails, MoviePage
-from popchoice_common.tmdb.rate_limit import Priority, RateLimiter
+from popchoice_common.tmdb.rate_limit import Priority, RateLimiter, RateLimitWaitTooLong
 
 log = get_logger(__name__)
 
@@ -73,6 +79,7 @@ class TMDBClient:
         timeout_seconds: float = 10.0,
         max_retries: int = 3,
         backoff_429_ms: int = 30_000,
+        interactive_max_wait_ms: int = 3000,
         retry_backoff_seconds: float = 0.5,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
@@ -81,6 +88,7 @@ class TMDBClient:
         self._limiter = limiter
         self._max_retries = max_retries
         self._backoff_429_ms = backoff_429_ms
+        self._interactive_max_wait = interactive_max_wait_ms / 1000
         self._retry_backoff = retry_backoff_seconds
         self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
@@ -170,10 +178,15 @@ class TMDBClient:
         query = {key: str(value) for key, value in params.items()}
         query["language"] = language or self._language
         url = f"{self._base_url}{path}"
+        deadline = time.monotonic() + self._interactive_max_wait if priority == "interactive" else None
         attempt = 0
         while True:
             attempt += 1
-            await self._limiter.acquire(priority)
+            try:
+                await self._limiter.acquire(priority, deadline=deadline)
+            except RateLimitWaitTooLong as exc:
+                log.warning("tmdb_interactive_wait_too_long", path=path, wait_seconds=round(exc.wait_seconds, 3))
+                raise TMDBWaitTooLong(path, exc.wait_seconds, self._interactive_max_wait) from None
             try:
                 async with self._get_session().get(url, params=query, headers=self._headers) as response:
                     body = await response.read()
@@ -184,7 +197,7 @@ class TMDBClient:
                 if attempt > self._max_retries:
                     raise TMDBUnavailable(path, reason) from None
                 log.warning("tmdb_request_retrying", path=path, attempt=attempt, reason=reason)
-                await self._backoff(attempt)
+                await self._backoff(path, attempt, deadline)
                 continue
             if status == 200:
                 try:
@@ -195,13 +208,24 @@ class TMDBClient:
                 seconds = parse_retry_after(retry_after)
                 pause_ms = int(seconds * 1000) if seconds is not None else self._backoff_429_ms
                 await self._limiter.pause(pause_ms)
-                log.warning("tmdb_rate_limited", path=path, retry_after_seconds=seconds, pause_ms=pause_ms)
-                raise TMDBRateLimited(path, seconds)
+                giving_up = attempt > self._max_retries
+                log.warning(
+                    "tmdb_rate_limited",
+                    path=path,
+                    retry_after_seconds=seconds,
+                    pause_ms=pause_ms,
+                    attempt=attempt,
+                    giving_up=giving_up,
+                )
+                if giving_up:
+                    raise TMDBRateLimited(path, seconds, attempts=attempt)
+                # The limiter holds the retry (and every other request) until the pause has passed.
+                continue
             if status >= 500:
                 if attempt > self._max_retries:
                     raise TMDBUnavailable(path, f"HTTP {status}")
                 log.warning("tmdb_request_retrying", path=path, attempt=attempt, status=status)
-                await self._backoff(attempt)
+                await self._backoff(path, attempt, deadline)
                 continue
             message = _status_message(body) or f"HTTP {status}"
             if status == 401:
@@ -210,9 +234,12 @@ class TMDBClient:
                 raise TMDBNotFound(path, status, message)
             raise TMDBRequestRefused(path, status, message)
 
-    async def _backoff(self, attempt: int) -> None:
+    async def _backoff(self, path: str, attempt: int, deadline: float | None) -> None:
         delay = self._retry_backoff * (2 ** (attempt - 1))
-        await asyncio.sleep(delay + random.uniform(0, delay / 4))
+        delay += random.uniform(0, delay / 4)
+        if deadline is not None and time.monotonic() + delay > deadline:
+            raise TMDBWaitTooLong(path, delay, self._interactive_max_wait)
+        await asyncio.sleep(delay)
 
 
 def _status_message(body: bytes) -> str:

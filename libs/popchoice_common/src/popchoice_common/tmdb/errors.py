@@ -24,13 +24,29 @@ class TMDBUnauthorized(TMDBRequestRefused):
 
 
 class TMDBRateLimited(RetryableError):
-    """TMDB answered 429; every process pauses for retry_after_seconds."""
+    """TMDB answered 429 to every attempt of one request (TMDB_MAX_RETRIES + 1 of them); every process
+    was paused each time, the last time for retry_after_seconds."""
 
-    def __init__(self, path: str, retry_after_seconds: float | None) -> None:
+    def __init__(self, path: str, retry_after_seconds: float | None, attempts: int = 1) -> None:
         self.path = path
         self.retry_after_seconds = retry_after_seconds
+        self.attempts = attempts
         wait = f"retry after {retry_after_seconds:g} s" if retry_after_seconds is not None else "no Retry-After"
-        super().__init__(f"TMDB {path} answered 429 ({wait})")
+        times = f" {attempts} times" if attempts > 1 else ""
+        super().__init__(f"TMDB {path} answered 429{times} ({wait})")
+
+
+class TMDBWaitTooLong(RetryableError):
+    """An interactive request would have waited for the shared budget, a 429 pause or a retry longer
+    than TMDB_INTERACTIVE_MAX_WAIT_MS allows; it gave up without waiting."""
+
+    def __init__(self, path: str, wait_seconds: float, max_wait_seconds: float) -> None:
+        self.path = path
+        self.wait_seconds = wait_seconds
+        self.max_wait_seconds = max_wait_seconds
+        super().__init__(
+            f"TMDB {path} would wait {wait_seconds:.1f} s, more than the {max_wait_seconds:g} s a person may wait"
+        )
 
 
 class TMDBUnavailable(RetryableError):

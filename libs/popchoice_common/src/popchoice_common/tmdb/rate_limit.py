@@ -3,7 +3,9 @@
 At most ``requests_per_window`` requests start in any window of ``window_ms`` (plus a small margin
 for network jitter, so TMDB never counts more than the budget in its own window), wherever they run.
 Interactive requests (a person waiting for picks) go first: while one waits, background requests
-hold back. A 429 from TMDB pauses every process until its Retry-After has passed.
+hold back. A 429 from TMDB pauses every process until its Retry-After has passed. A request may
+bring a deadline: when the wait would end after it, :class:`RateLimitWaitTooLong` is raised at once
+instead of waiting (a person waiting for picks is answered without TMDB rather than kept waiting).
 """
 
 from __future__ import annotations
@@ -62,9 +64,17 @@ return until_ms - now
 """
 
 
+class RateLimitWaitTooLong(Exception):
+    """The request could start only after its deadline (time.monotonic()); it was not started."""
+
+    def __init__(self, wait_seconds: float) -> None:
+        self.wait_seconds = wait_seconds
+        super().__init__(f"the TMDB budget or a 429 pause holds requests for {wait_seconds:.3f} s")
+
+
 class RateLimiter(Protocol):
-    async def acquire(self, priority: Priority) -> None:
-        """Returns when a request may start."""
+    async def acquire(self, priority: Priority, *, deadline: float | None = None) -> None:
+        """Returns when a request may start; raises RateLimitWaitTooLong if that is after deadline (monotonic)."""
 
     async def pause(self, milliseconds: int) -> None:
         """Stops every request for this long (after a 429)."""
@@ -88,10 +98,11 @@ class RedisRateLimiter:
         self._limit = requests_per_window
         self._window = window_ms + margin_ms
         self._waiter_ttl = waiter_ttl_ms
+        self._waiters = f"{prefix}tmdb:waiters"
         self._acquire = client.register_script(_ACQUIRE)
         self._pause = client.register_script(_PAUSE)
 
-    async def acquire(self, priority: Priority) -> None:
+    async def acquire(self, priority: Priority, *, deadline: float | None = None) -> None:
         token = uuid.uuid4().hex
         while True:
             wait_ms = int(
@@ -99,6 +110,10 @@ class RedisRateLimiter:
             )
             if wait_ms <= 0:
                 return
+            if deadline is not None and time.monotonic() + wait_ms / 1000 > deadline:
+                # Given up: it must not hold background requests back as a waiter any longer.
+                await self._client.zrem(self._waiters, token)
+                raise RateLimitWaitTooLong(wait_ms / 1000)
             # A little jitter so processes released together do not stampede.
             await asyncio.sleep(min(wait_ms, 5000) / 1000 + random.uniform(0, 0.01))
 
@@ -117,7 +132,7 @@ class LocalRateLimiter:
         self._interactive_waiting = 0
         self._lock = asyncio.Lock()
 
-    async def acquire(self, priority: Priority) -> None:
+    async def acquire(self, priority: Priority, *, deadline: float | None = None) -> None:
         if priority == "interactive":
             self._interactive_waiting += 1
         try:
@@ -133,6 +148,8 @@ class LocalRateLimiter:
                     wait = max(self._paused_until - now, 0.0)
                     if len(self._starts) >= self._limit:
                         wait = max(wait, self._starts[0] + self._window - now)
+                    if deadline is not None and now + wait > deadline:
+                        raise RateLimitWaitTooLong(wait)
                 await asyncio.sleep(max(wait, 0.02))
         finally:
             if priority == "interactive":
