@@ -42,6 +42,8 @@ async def _once(settings: DiscoverySettings) -> int:
     log.info("discovery_finished", **summary.as_log_fields())
     for tmdb_id, error in summary.failed.items():
         log.warning("discovery_film_failed", tmdb_id=tmdb_id, error=error)
+    for page in summary.gave_up_pages:
+        log.warning("discovery_page_failed", source=page.source, page=page.page, error=page.error)
     return 0
 
 

@@ -17,6 +17,7 @@ from popchoice_common.identity import normalize_title
 from popchoice_common.logs import get_logger
 from popchoice_common.streams import Publisher, PublishResult
 from popchoice_common.tmdb import MovieSummary, TMDBClient
+from popchoice_common.tmdb.errors import TMDBRateLimited, TMDBUnavailable
 from popchoice_discovery.config import DiscoverySettings
 from popchoice_discovery.selection import QualityBar, Skipped, select_new_films
 
@@ -120,6 +121,18 @@ async def process_page(
     return report
 
 
+#: A page request that outlasted the client's retries (TMDB_MAX_RETRIES) is given up for this run.
+PAGE_GAVE_UP = (TMDBRateLimited, TMDBUnavailable)
+
+
+@dataclass(frozen=True, slots=True)
+class GaveUpPage:
+    source: str
+    page: int
+    error: str
+    rate_limited: bool
+
+
 @dataclass
 class RunSummary:
     pages: int = 0
@@ -128,6 +141,9 @@ class RunSummary:
     would_insert: list[int] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
+    gave_up_pages: list[GaveUpPage] = field(default_factory=list)
+    #: Films of `failed` whose TMDB requests got 429 past TMDB_MAX_RETRIES.
+    rate_limited_films: list[int] = field(default_factory=list)
     dry_run: bool = False
 
     def as_log_fields(self) -> dict[str, object]:
@@ -138,6 +154,8 @@ class RunSummary:
             "would_insert": len(self.would_insert),
             "skipped": len(self.skipped),
             "failed": len(self.failed),
+            "gave_up_pages": [f"{page.source}:{page.page}" for page in self.gave_up_pages],
+            "rate_limited": sum(page.rate_limited for page in self.gave_up_pages) + len(self.rate_limited_films),
             "dry_run": self.dry_run,
         }
 
@@ -150,12 +168,24 @@ async def run_once(
     settings: DiscoverySettings,
     on_page: Callable[[], None] | None = None,
 ) -> RunSummary:
-    """One discovery run in this process: every source and page, new films seeded directly."""
+    """One discovery run in this process: every source and page, new films seeded directly.
+
+    A page or film whose TMDB request outlasts the client's retries (a 429 each time, or TMDB
+    unavailable) is given up and reported in the summary; the run goes on with the next one.
+    """
     summary = RunSummary(dry_run=settings.dry_run)
     selected: set[int] = set()
     for source in settings.tmdb_sources:
         for number in range(1, settings.max_pages_per_source + 1):
-            page = await tmdb.movie_list(source, number, language=settings.tmdb_language)
+            try:
+                page = await tmdb.movie_list(source, number, language=settings.tmdb_language)
+            except PAGE_GAVE_UP as exc:
+                gave_up = GaveUpPage(source, number, f"{type(exc).__name__}: {exc}", isinstance(exc, TMDBRateLimited))
+                summary.gave_up_pages.append(gave_up)
+                log.warning("discovery_page_given_up", source=source, page=number, error=gave_up.error)
+                if on_page is not None:
+                    on_page()
+                continue
             summary.pages += 1
             summary.fetched += len(page.results)
             present_ids, present_title_years = await _present(pool, page.results)
@@ -186,6 +216,8 @@ async def run_once(
                     )
                 except Exception as exc:  # noqa: BLE001 - one bad film must not end the run; it is reported
                     summary.failed[movie.id] = f"{type(exc).__name__}: {exc}"
+                    if isinstance(exc, TMDBRateLimited):
+                        summary.rate_limited_films.append(movie.id)
                     log.warning("discovery_seed_failed", tmdb_id=movie.id, error=summary.failed[movie.id])
                     continue
                 if outcome.action == "already_present":
