@@ -1,9 +1,16 @@
-"""The migrations runner: applies db/init/*.sql in order, once each, under an advisory lock.
+"""The migrations runner: applies db/init/*.sql in order, once each, then db/functions/*.sql, under an advisory lock.
 
-Each applied file is recorded in ``schema_migrations`` with its SHA-256. A file that already ran and
-was edited since is refused (the run stops before applying anything), because the database would
-no longer match what the file says. Two runners at once are safe: the second waits for the lock and
-then finds nothing left to apply.
+Migrations (db/init) change stored data and its shape. Each applied file is recorded in
+``schema_migrations`` with its SHA-256. A file that already ran and was edited since is refused (the
+run stops before applying anything), because the database would no longer match what the file says.
+
+Definitions (db/functions, beside db/init) are the functions and triggers that stored data does not
+depend on: match_movies, match_movie_picks, the trigger functions. Each is written once, with
+CREATE OR REPLACE, and every file runs on every migrate, after the migrations, so a changed
+definition reaches the database without a new migration. A function that stored data depends on (a
+generated column, an index expression, the title normalisation) stays in a versioned migration.
+
+Two runners at once are safe: the second waits for the lock and then finds nothing left to apply.
 """
 
 from __future__ import annotations
@@ -73,6 +80,19 @@ def load_migrations(directory: Path) -> list[Migration]:
     return [Migration(path.name, path.read_text(encoding="utf-8")) for path in sorted(directory.glob("*.sql"))]
 
 
+def definitions_dir_for(migrations_dir: Path) -> Path:
+    """The re-runnable definitions folder that belongs to a migrations folder: its sibling ``functions``."""
+    return migrations_dir.parent / "functions"
+
+
+async def apply_definitions(connection: asyncpg.Connection, definitions: list[Migration]) -> None:
+    """Runs every definitions file, in filename order, in one transaction (they are all re-runnable)."""
+    async with connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", MIGRATIONS_LOCK_KEY)
+        for definition in definitions:
+            await connection.execute(definition.sql)
+
+
 async def apply_migrations(connection: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
     """Applies what has not run yet, each file in its own transaction; returns the applied filenames."""
     await connection.execute("SELECT pg_advisory_lock($1)", MIGRATIONS_LOCK_KEY)
@@ -107,8 +127,8 @@ async def apply_migrations(connection: asyncpg.Connection, migrations: list[Migr
 async def configure_embedding_model(
     connection: asyncpg.Connection, model_id: str, dimensions: int, *, ef_search: int = 100
 ) -> None:
-    """Makes model_id the searched model, builds its HNSW index and defines match_movies for it
-    (see db/init/007_vector_search.sql)."""
+    """Makes model_id the searched model, builds its HNSW index and defines match_movies and
+    match_movie_picks for it (see db/functions/30_vector_search.sql)."""
     async with connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock($1)", MIGRATIONS_LOCK_KEY)
         await connection.execute("SELECT configure_embedding_model($1, $2, $3)", model_id, dimensions, ef_search)
@@ -117,10 +137,11 @@ async def configure_embedding_model(
 async def migrate(
     dsn: str, migrations_dir: Path, *, model_id: str | None, dimensions: int | None, ef_search: int = 100
 ) -> list[str]:
-    """Applies pending migrations and, when given, activates the embedding model."""
+    """Applies pending migrations, then every definition, and, when given, activates the embedding model."""
     connection = await asyncpg.connect(dsn)
     try:
         applied = await apply_migrations(connection, load_migrations(migrations_dir))
+        await apply_definitions(connection, load_migrations(definitions_dir_for(migrations_dir)))
         if model_id is not None and dimensions is not None:
             await configure_embedding_model(connection, model_id, dimensions, ef_search=ef_search)
         return applied

@@ -1,0 +1,193 @@
+-- Vector search over the active embedding model: the index helpers, match_movies (the general
+-- search) and match_movie_picks (the request path's form), each defined once, here.
+-- The embedding_models table itself is data and lives in db/init/007.
+
+-- The vector type an index and a query use for a dimension: HNSW indexes vector up to 2,000
+-- dimensions and halfvec up to 4,000, so larger models (text-embedding-3-large: 3,072) go through halfvec.
+CREATE OR REPLACE FUNCTION embedding_search_type(p_dimensions integer) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_dimensions > 2000 THEN format('halfvec(%s)', p_dimensions)
+                ELSE format('vector(%s)', p_dimensions) END
+$$;
+
+CREATE OR REPLACE FUNCTION embedding_index_name(p_model text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT 'movies_embedding_hnsw_' || substr(md5(p_model), 1, 12)
+$$;
+
+-- Builds p_model's HNSW cosine index: a partial expression index over that model's rows only.
+CREATE OR REPLACE FUNCTION ensure_embedding_index(p_model text, p_dimensions integer) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_dimensions > 4000 THEN
+        RAISE EXCEPTION 'embedding dimension % is above the 4,000 that an HNSW halfvec index supports', p_dimensions;
+    END IF;
+    EXECUTE format(
+        'CREATE INDEX IF NOT EXISTS %I ON movies USING hnsw ((embedding::%s) %s) WHERE embedding_model = %L',
+        embedding_index_name(p_model), embedding_search_type(p_dimensions),
+        CASE WHEN p_dimensions > 2000 THEN 'halfvec_cosine_ops' ELSE 'vector_cosine_ops' END, p_model);
+END;
+$$;
+
+-- Bulk loads drop the index first and rebuild it afterwards: building HNSW once over all rows is
+-- several times faster than inserting row by row into it.
+CREATE OR REPLACE FUNCTION drop_embedding_index(p_model text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('DROP INDEX IF EXISTS %I', embedding_index_name(p_model));
+END;
+$$;
+
+-- Defines match_movies and match_movie_picks for p_model (NULL: no model is active, and both only
+-- say how to configure one).
+--
+-- Each is a plain SQL function with the model and vector type written in: no dynamic SQL to plan on
+-- every call, and the ORDER BY … LIMIT shape the HNSW index serves. A query of another dimension
+-- fails the cast with pgvector's own "expected N dimensions" error. ef_search (the HNSW candidate
+-- list) trades a little latency for recall; 40, pgvector's default, misses too many true neighbours
+-- of clustered embeddings. Sequential scans and sorts are discouraged inside: the planner does not
+-- count the cost of detoasting large vectors, and on a big catalog of 3,072-dimension rows it chose
+-- to sort every row (0.8 s) over the index (ms). ROWS 10: a set-returning function is otherwise
+-- planned as 1,000 rows, and joined to movies that estimate made the planner hash-join the whole
+-- table on every search (6–8 ms of database CPU at 10,000 films instead of about 1 ms).
+--
+-- match_movie_picks is the request path's search: the same nearest-first search, returning the
+-- columns a pick shows (tmdb_id, poster, localized name) instead of match_movies' content line, so
+-- the recommender needs no join back to movies.
+CREATE OR REPLACE FUNCTION define_vector_search(p_model text, p_dimensions integer, p_ef_search integer)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    search_type text;
+    not_configured constant text := $body$
+        BEGIN
+            RAISE EXCEPTION 'no active embedding model: run popchoice-migrate with the embedding settings';
+        END;
+    $body$;
+BEGIN
+    IF p_ef_search NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'hnsw.ef_search must be between 1 and 1000, not %', p_ef_search;
+    END IF;
+    IF p_model IS NULL THEN
+        EXECUTE format($definition$
+            CREATE OR REPLACE FUNCTION match_movies(
+                query_embedding vector, match_threshold double precision DEFAULT 0.1, match_count integer DEFAULT 5
+            ) RETURNS TABLE (
+                id bigint, name text, age_rating text, description text, duration integer,
+                score_rating numeric, year integer, similarity double precision, content text
+            ) LANGUAGE plpgsql STABLE AS %1$L
+        $definition$, not_configured);
+        EXECUTE format($definition$
+            CREATE OR REPLACE FUNCTION match_movie_picks(
+                query_embedding vector, match_threshold double precision DEFAULT 0.1, match_count integer DEFAULT 5
+            ) RETURNS TABLE (
+                id bigint, name text, year integer, age_rating text, description text, duration integer,
+                score_rating numeric, similarity double precision, tmdb_id integer, poster_url text,
+                localized_name text
+            ) LANGUAGE plpgsql STABLE AS %1$L
+        $definition$, not_configured);
+        RETURN;
+    END IF;
+    search_type := embedding_search_type(p_dimensions);
+    EXECUTE format($definition$
+        CREATE OR REPLACE FUNCTION match_movies(
+            query_embedding vector, match_threshold double precision DEFAULT 0.1, match_count integer DEFAULT 5
+        ) RETURNS TABLE (
+            id bigint, name text, age_rating text, description text, duration integer,
+            score_rating numeric, year integer, similarity double precision, content text
+        )
+        LANGUAGE sql STABLE ROWS 10
+        SET hnsw.ef_search = %3$s SET enable_seqscan = off SET enable_sort = off
+        AS $body$
+            SELECT nearest.id, nearest.name, nearest.age_rating, nearest.description, nearest.duration,
+                   nearest.score_rating, nearest.year, nearest.similarity,
+                   nearest.name || ' (' || coalesce(nearest.year::text, 'n/a') || ') | '
+                       || coalesce(nearest.age_rating, 'NR') || ' | Duration: ' || nearest.duration
+                       || ' min | Rating: ' || coalesce(nearest.score_rating::text, 'n/a') || '/10'
+                       || E'\n' || nearest.description
+            FROM (
+                SELECT m.id, m.name, m.age_rating, m.description, m.duration, m.score_rating, m.year,
+                       1 - (m.embedding::%1$s <=> query_embedding::%1$s) AS similarity
+                FROM movies m
+                WHERE m.embedding_model = %2$L
+                ORDER BY m.embedding::%1$s <=> query_embedding::%1$s
+                LIMIT greatest(match_count, 0)
+            ) AS nearest
+            WHERE nearest.similarity > match_threshold
+            ORDER BY nearest.similarity DESC, nearest.id
+        $body$
+    $definition$, search_type, p_model, p_ef_search);
+    EXECUTE format($definition$
+        CREATE OR REPLACE FUNCTION match_movie_picks(
+            query_embedding vector, match_threshold double precision DEFAULT 0.1, match_count integer DEFAULT 5
+        ) RETURNS TABLE (
+            id bigint, name text, year integer, age_rating text, description text, duration integer,
+            score_rating numeric, similarity double precision, tmdb_id integer, poster_url text,
+            localized_name text
+        )
+        LANGUAGE sql STABLE ROWS 10
+        SET hnsw.ef_search = %3$s SET enable_seqscan = off SET enable_sort = off
+        AS $body$
+            SELECT * FROM (
+                SELECT m.id, m.name, m.year, m.age_rating, m.description, m.duration, m.score_rating,
+                       1 - (m.embedding::%1$s <=> query_embedding::%1$s) AS similarity,
+                       m.tmdb_id, m.poster_url, m.localized_name
+                FROM movies m
+                WHERE m.embedding_model = %2$L
+                ORDER BY m.embedding::%1$s <=> query_embedding::%1$s
+                LIMIT greatest(match_count, 0)
+            ) AS nearest
+            WHERE nearest.similarity > match_threshold
+            ORDER BY nearest.similarity DESC, nearest.id
+        $body$
+    $definition$, search_type, p_model, p_ef_search);
+END;
+$$;
+
+-- Makes p_model the searched model: builds its index and defines the searches for it. Idempotent;
+-- safe on every start-up.
+CREATE OR REPLACE FUNCTION configure_embedding_model(
+    p_model text, p_dimensions integer, p_ef_search integer DEFAULT 100
+) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    known_dimensions integer;
+BEGIN
+    IF p_model IS NULL OR btrim(p_model) = '' THEN
+        RAISE EXCEPTION 'embedding model name must not be empty';
+    END IF;
+    IF p_ef_search NOT BETWEEN 1 AND 1000 THEN
+        RAISE EXCEPTION 'hnsw.ef_search must be between 1 and 1000, not %', p_ef_search;
+    END IF;
+    SELECT dimensions INTO known_dimensions FROM embedding_models WHERE model = p_model;
+    IF known_dimensions IS NOT NULL AND known_dimensions <> p_dimensions THEN
+        RAISE EXCEPTION 'embedding model % is recorded with % dimensions, not %', p_model, known_dimensions, p_dimensions;
+    END IF;
+    PERFORM ensure_embedding_index(p_model, p_dimensions);
+    UPDATE embedding_models SET active = false WHERE active AND model <> p_model;
+    INSERT INTO embedding_models (model, dimensions, active) VALUES (p_model, p_dimensions, true)
+    ON CONFLICT (model) DO UPDATE SET active = true;
+    PERFORM define_vector_search(p_model, p_dimensions, p_ef_search);
+END;
+$$;
+
+-- The chain that defined these before (007, then 011 and 012 wrapping it) is gone.
+DROP FUNCTION IF EXISTS define_match_movies(text, integer, integer);
+DROP FUNCTION IF EXISTS define_match_movie_picks(text, integer, integer);
+
+-- (Re)define the searches for the model that is active now, keeping its ef_search, so that a change
+-- to this file reaches a running database at the next popchoice-migrate.
+DO $$
+DECLARE
+    active_model text;
+    active_dimensions integer;
+    ef_search integer;
+BEGIN
+    SELECT model, dimensions INTO active_model, active_dimensions FROM embedding_models WHERE active;
+    SELECT split_part(setting, '=', 2)::integer INTO ef_search
+    FROM pg_proc, unnest(proconfig) AS setting
+    WHERE proname = 'match_movies' AND pronamespace = current_schema()::regnamespace
+      AND setting LIKE 'hnsw.ef_search=%';
+    PERFORM define_vector_search(active_model, active_dimensions, coalesce(ef_search, 100));
+END;
+$$;
