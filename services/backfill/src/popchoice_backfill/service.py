@@ -19,6 +19,7 @@ from popchoice_common.db import catalog as catalog_repository
 from popchoice_common.embedders import Embedder
 from popchoice_common.logs import get_logger
 from popchoice_common.tmdb import MovieSummary, TMDBClient
+from popchoice_common.tmdb.errors import TMDBRateLimited
 
 log = get_logger(__name__)
 
@@ -30,6 +31,10 @@ class BackfillOutcome:
     detail: str = ""
 
 
+#: Outcomes of rows given up in this run (left unchecked, so the next run looks at them again).
+GAVE_UP_RESULTS = ("error", "rate_limited")
+
+
 @dataclass
 class BackfillSummary:
     outcomes: list[BackfillOutcome] = field(default_factory=list)
@@ -38,8 +43,11 @@ class BackfillSummary:
     def counts(self) -> dict[str, int]:
         return dict(Counter(outcome.result for outcome in self.outcomes))
 
+    def gave_up(self) -> list[int]:
+        return [outcome.movie_id for outcome in self.outcomes if outcome.result in GAVE_UP_RESULTS]
+
     def as_log_fields(self) -> dict[str, object]:
-        return {"looked_at": len(self.outcomes), "dry_run": self.dry_run, **self.counts()}
+        return {"looked_at": len(self.outcomes), "dry_run": self.dry_run, **self.counts(), "gave_up": self.gave_up()}
 
 
 class Backfiller:
@@ -160,7 +168,11 @@ async def candidate_ids(pool: asyncpg.Pool, settings: BackfillSettings) -> list[
 
 
 async def run_once(backfiller: Backfiller, *, on_progress: Callable[[int, int], None] | None = None) -> BackfillSummary:
-    """Looks at every candidate, BATCH_SIZE at a time; one row's failure is reported, not fatal."""
+    """Looks at every candidate, BATCH_SIZE at a time; one row's failure is reported, not fatal.
+
+    A row whose TMDB request got 429 past TMDB_MAX_RETRIES is reported as ``rate_limited``; the
+    client has already waited out each pause, so the run simply goes on with the next rows.
+    """
     settings = backfiller.settings
     summary = BackfillSummary(dry_run=settings.dry_run)
     ids = await candidate_ids(backfiller.pool, settings)
@@ -173,8 +185,10 @@ async def run_once(backfiller: Backfiller, *, on_progress: Callable[[int, int], 
             if isinstance(result, BaseException):
                 if not isinstance(result, Exception):
                     raise result
-                log.warning("backfill_movie_failed", movie_id=movie_id, error=f"{type(result).__name__}: {result}")
-                summary.outcomes.append(BackfillOutcome(movie_id, "error", f"{type(result).__name__}: {result}"))
+                error = f"{type(result).__name__}: {result}"
+                log.warning("backfill_movie_failed", movie_id=movie_id, error=error)
+                kind = "rate_limited" if isinstance(result, TMDBRateLimited) else "error"
+                summary.outcomes.append(BackfillOutcome(movie_id, kind, error))
             else:
                 summary.outcomes.append(result)
         if on_progress is not None:
