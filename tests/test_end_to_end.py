@@ -51,8 +51,9 @@ def documentaries(count):
 
 
 def pitches_reply(messages):
+    """The model's structured answer (the fake answers prose unless the client asks for JSON, as the real API)."""
     films = [line for line in messages[-1]["content"].split("Films:\n", 1)[1].splitlines() if line.strip()]
-    return json.dumps({"pitches": [f"Because you will love it ({index + 1})." for index in range(len(films))]})
+    return {"pitches": [f"Because you will love it ({index + 1})." for index in range(len(films))]}
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ async def stack(db_pool, database_url, redis_url, key_prefix, fake_tmdb, fake_op
         user_id,
     )
     fake_tmdb.state.add(*documentaries(12))
-    fake_openai.state.chat_reply = pitches_reply
+    fake_openai.state.structured_reply = pitches_reply
     env = {
         **os.environ,
         "DATABASE_URL": database_url,

@@ -1,16 +1,19 @@
 """The pipeline against the real database: a job's own input is enough to run, and a late or
 repeated run never changes a recommendation that already finished."""
 
+import json
 import uuid
 
 import pytest
 
 from popchoice_common.db import recommendations as repository
 from popchoice_common.identity import normalize_title
+from popchoice_common.llm import LLMClient
 from popchoice_common.movie_text import movie_embedding_text
 from popchoice_common.quiz import QuizPerson
 from popchoice_common.recommendation.pipeline import RecommendationInput, RecommendationNotFound, RecommendationPipeline
 from popchoice_common.settings import PopChoiceSettings
+from popchoice_common.testing.fake_openai import API_KEY as OPENAI_KEY
 
 FILMS = [
     ("Heat", 1995, "A master thief and a relentless detective circle each other across Los Angeles."),
@@ -50,6 +53,31 @@ def pipeline(db_pool, hash_embedder, catalog):
         pool=db_pool,
         embedder=hash_embedder,
         settings=PopChoiceSettings(stage_write_delay_ms=0, local_match_threshold=-1.0),
+    )
+
+
+@pytest.fixture
+async def llm(fake_openai):
+    client = LLMClient(
+        api_key=OPENAI_KEY,
+        base_url=fake_openai.base_url,
+        chat_model="gpt-4o-mini",
+        moderation_model="omni-moderation-latest",
+        timeout_seconds=5,
+        max_tokens=600,
+    )
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def pitching_pipeline(db_pool, hash_embedder, catalog, llm):
+    """The pipeline with the chat client on the fake OpenAI server."""
+    return RecommendationPipeline(
+        pool=db_pool,
+        embedder=hash_embedder,
+        settings=PopChoiceSettings(stage_write_delay_ms=0, local_match_threshold=-1.0),
+        llm=llm,
     )
 
 
@@ -160,3 +188,42 @@ async def test_stored_picks_keep_every_value_exactly(db_pool):
         "duration",
     ):
         assert row[name] == getattr(pick, name), name
+
+
+async def descriptions_of(pool, recommendation_id):
+    rows = await pool.fetch(
+        "SELECT name, ai_description FROM recommendation_movies WHERE recommendation_id = $1 ORDER BY position",
+        recommendation_id,
+    )
+    return {row["name"]: row["ai_description"] for row in rows}
+
+
+async def test_picks_carry_the_chat_models_pitches(db_pool, pitching_pipeline, fake_openai):
+    """Against a server that answers as the real API does (prose unless a JSON schema is asked for),
+    every stored pick carries the model's pitch, not the catalog text."""
+    recommendation_id = await stored_recommendation(db_pool, [])
+    await pitching_pipeline.run(recommendation_id, RecommendationInput.of(HEIST, None, "en-US"))
+    descriptions = await descriptions_of(db_pool, recommendation_id)
+    assert len(descriptions) == 6
+    assert descriptions == {name: f"{name}: a fitting pick for this quiz." for name in descriptions}
+    (chat,) = [request for request in fake_openai.requests if request.path == "/v1/chat/completions"]
+    assert chat.body["response_format"]["type"] == "json_schema"
+
+
+async def test_a_fenced_answer_still_gives_pitches_and_garbage_gives_catalog_text(
+    db_pool, pitching_pipeline, fake_openai
+):
+    """A server that ignores response_format and fences its JSON still supplies the pitches;
+    one that answers without JSON leaves the catalog text."""
+    fake_openai.state.ignores_response_format = True
+    fenced_json = json.dumps({"pitches": ["Pitched."] * 6})
+    fake_openai.state.chat_reply = lambda messages: f"Of course!\n```json\n{fenced_json}\n```"
+    fenced = await stored_recommendation(db_pool, [])
+    await pitching_pipeline.run(fenced, RecommendationInput.of(HEIST, None, "en-US"))
+    assert set((await descriptions_of(db_pool, fenced)).values()) == {"Pitched."}
+    fake_openai.state.chat_reply = lambda messages: "Sorry, I can only chat about the weather."
+    garbage = await stored_recommendation(db_pool, [])
+    await pitching_pipeline.run(garbage, RecommendationInput.of(HEIST, None, "en-US"))
+    descriptions = await descriptions_of(db_pool, garbage)
+    catalog_text = {name: text for name, _, text in FILMS}
+    assert descriptions == {name: catalog_text[name] for name in descriptions}
