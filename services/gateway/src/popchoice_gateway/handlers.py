@@ -23,13 +23,14 @@ from popchoice_gateway.schemas import (
     CsrfOut,
     ErrorOut,
     HealthOut,
+    InvalidInputOut,
     MorePicksAccepted,
     QuizIn,
     QuizPersonIn,
     RecommendationCreated,
     RecommendationOut,
 )
-from popchoice_gateway.screening import ScreeningRefused, screen
+from popchoice_gateway.screening import QuizText, ScreeningRefused, quiz_texts, screen
 from popchoice_gateway.service import (
     MorePicksConflict,
     NotFound,
@@ -47,6 +48,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Authentication required"},
     413: {"model": ErrorOut, "description": "Request body too large"},
     429: {"model": ErrorOut, "description": "Rate limited (see Retry-After)"},
+}
+INVALID_INPUT: dict[str, Any] = {
+    "model": InvalidInputOut,
+    "description": "Invalid input, or an answer refused by screening (prompt injection, or flagged by moderation): "
+    'one error per field, whose `loc` names it (e.g. `["body", 1, "moodPreference", 2]`) and whose `type` is '
+    "`refused` for a refused answer.",
 }
 
 
@@ -85,17 +92,14 @@ def people_of(quiz: QuizIn) -> list[QuizPersonIn]:
     return quiz if isinstance(quiz, list) else [quiz]
 
 
-async def _screen(gateway: GatewayState, people: list[QuizPersonIn]) -> None:
-    fields = [(f"[{index}].favoriteMovie", person.favoriteMovie) for index, person in enumerate(people)]
-    fields += [
-        (f"[{index}].favoriteMovieWhy", person.favoriteMovieWhy)
-        for index, person in enumerate(people)
-        if person.favoriteMovieWhy
-    ]
+async def _screen(gateway: GatewayState, texts: list[QuizText]) -> None:
+    """A refused answer is a 422 shaped like a validation error, whose loc names the field."""
     try:
-        await screen(fields, gateway.llm)
+        await screen(texts, gateway.llm)
     except ScreeningRefused as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+        raise RequestValidationError(
+            [{"type": "refused", "loc": path, "msg": str(exc)} for path in exc.paths]
+        ) from None
 
 
 @router.get("/api/csrf", response_model=CsrfOut, tags=["auth"])
@@ -112,7 +116,7 @@ async def csrf(request: Request, response: Response) -> CsrfOut:
     "/api/recommendations",
     status_code=201,
     response_model=RecommendationCreated,
-    responses={**ERRORS, 422: {"description": "Invalid or refused input"}, 503: {"model": ErrorOut}},
+    responses={**ERRORS, 422: INVALID_INPUT, 503: {"model": ErrorOut}},
     tags=["recommendations"],
 )
 async def create_recommendation(
@@ -126,7 +130,7 @@ async def create_recommendation(
     """Submits a quiz (one person or up to ten) and queues the recommendation; poll it or follow its events."""
     await gateway.rate_limiter.check(who.client_id)
     people = people_of(quiz)
-    await _screen(gateway, people)
+    await _screen(gateway, quiz_texts(quiz))
     try:
         recommendation_id, slug = await gateway.service.create(
             people, locale=resolve_locale(locale, x_locale), user_id=who.user_id
@@ -282,9 +286,11 @@ async def more_picks(
     return MorePicksAccepted(id=recommendation_id, batch=batch, morePicksStatus="pending")
 
 
-async def _sync(gateway: GatewayState, who: Caller, people: list[QuizPersonIn], locale: str) -> RecommendationOut:
+async def _sync(
+    gateway: GatewayState, who: Caller, people: list[QuizPersonIn], texts: list[QuizText], locale: str
+) -> RecommendationOut:
     await gateway.rate_limiter.check(who.client_id)
-    await _screen(gateway, people)
+    await _screen(gateway, texts)
     recommendation_id = await gateway.service.run_sync(people, locale=locale, user_id=who.user_id)
     return await load_response(gateway.pool, str(recommendation_id), gateway.ceiling)
 
@@ -292,7 +298,7 @@ async def _sync(gateway: GatewayState, who: Caller, people: list[QuizPersonIn], 
 @router.post(
     "/api/movie-recommendation",
     response_model=RecommendationOut,
-    responses={**ERRORS, 422: {"description": "Invalid or refused input"}},
+    responses={**ERRORS, 422: INVALID_INPUT},
     tags=["compatibility"],
 )
 async def movie_recommendation(
@@ -303,13 +309,13 @@ async def movie_recommendation(
     x_locale: Annotated[str | None, Header(max_length=20)] = None,
 ) -> RecommendationOut:
     """The synchronous route: the same pipeline run within the request; answers with the finished recommendation."""
-    return await _sync(gateway, who, people_of(quiz), resolve_locale(locale, x_locale))
+    return await _sync(gateway, who, people_of(quiz), quiz_texts(quiz), resolve_locale(locale, x_locale))
 
 
 @router.get(
     "/api/movie-recommendation",
     response_model=RecommendationOut,
-    responses={**ERRORS, 422: {"description": "Invalid or refused input"}},
+    responses={**ERRORS, 422: INVALID_INPUT},
     tags=["compatibility"],
 )
 async def movie_recommendation_get(
@@ -335,7 +341,7 @@ async def movie_recommendation_get(
         raise RequestValidationError(
             [{**error, "loc": ("query", *error["loc"])} for error in exc.errors(include_url=False)]
         ) from None
-    return await _sync(gateway, who, [person], resolve_locale(locale, None))
+    return await _sync(gateway, who, [person], quiz_texts(person, "query"), resolve_locale(locale, None))
 
 
 @router.get("/api/health", response_model=HealthOut, responses={503: {"model": HealthOut}}, tags=["operations"])

@@ -111,6 +111,20 @@ class ErrorOut(BaseModel):
     detail: str
 
 
+class FieldErrorOut(BaseModel):
+    """One invalid or refused value: ``loc`` is its place in the request, e.g. ["body", 1, "moodPreference", 2]."""
+
+    loc: list[str | int]
+    msg: str
+    type: str = Field(description="The validation error's type, or `refused` for an answer screening refused.")
+
+
+class InvalidInputOut(BaseModel):
+    """Per-field errors (FastAPI's validation shape, also used for refused answers), or one message."""
+
+    detail: list[FieldErrorOut] | str
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     checks: dict[str, str]
