@@ -82,3 +82,30 @@ def test_the_curated_file_is_clean_and_large_enough():
     decades = {movie.year // 10 * 10 for movie in parsed.movies}
     assert decades >= set(range(1920, 2030, 10))
     assert all(len(movie.description.split()) >= 20 for movie in parsed.movies)
+    assert all(movie.genres for movie in parsed.movies), "every curated film has its genres"
+
+
+def test_an_optional_genres_line_gives_tmdb_genres():
+    """A Genres line after the header names TMDB genres in any case; entries without one have none."""
+    parsed = parse_movies_file(
+        "\n\n".join(
+            [
+                "Alien: 1979 | R | 1h 57m | 8.5 rating\nGenres: horror, science fiction\nA crew meets a creature.",
+                entry(),
+            ]
+        )
+    )
+    assert parsed.malformed == []
+    assert [movie.genres for movie in parsed.movies] == [("Horror", "Science Fiction"), ()]
+    assert parsed.movies[0].description == "A crew meets a creature."
+
+
+def test_an_unknown_genre_is_reported_with_its_line():
+    """A name outside TMDB's genre list makes the entry malformed, naming the genre."""
+    parsed = parse_movies_file(
+        "Alien: 1979 | R | 1h 57m | 8.5 rating\nGenres: Horror, Spooky\nA crew meets a creature."
+    )
+    assert parsed.movies == []
+    (malformed,) = parsed.malformed
+    assert malformed.line == 1
+    assert "'Spooky'" in malformed.reason

@@ -3,7 +3,11 @@
 Entries are separated by blank lines::
 
     Casablanca: 1942 | PG | 1h 42m | 8.5 rating
+    Genres: Drama, Romance
     Two or three sentences on premise, genre and tone.
+
+The ``Genres:`` line is optional: comma-separated names from TMDB's movie genre list (see
+:mod:`popchoice_common.catalog.genres`), any case. An entry without it has no genres.
 
 A malformed entry is reported with its line number and reason; parsing goes on with the next one.
 """
@@ -14,10 +18,12 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from popchoice_common.catalog.genres import genre_name
 from popchoice_common.identity import normalize_title
 
 _TITLE_YEAR = re.compile(r"^(?P<title>.+?)\s*:\s*(?P<year>\d{4})$")
 _RUNTIME = re.compile(r"^(?:(?P<hours>\d+)\s*h)?\s*(?:(?P<minutes>\d+)\s*m(?:in)?)?$")
+_GENRES_LINE = re.compile(r"^genres\s*:(?P<names>.*)$", re.IGNORECASE)
 _SCORE = re.compile(r"^(?P<score>\d+(?:\.\d+)?)\s*(?:/\s*10)?\s*(?:rating)?$", re.IGNORECASE)
 HEADER_FORMAT = "'Title: YEAR | RATING | 1h 42m | 8.5 rating'"
 MIN_YEAR, MAX_YEAR = 1870, 2100
@@ -32,6 +38,8 @@ class CuratedMovie:
     score_rating: Decimal
     description: str
     line: int
+    #: TMDB genre names, in the file's order.
+    genres: tuple[str, ...] = ()
 
     @property
     def normalized_name(self) -> str:
@@ -66,6 +74,22 @@ def parse_runtime(text: str) -> int:
     if not 1 <= total <= 1000:
         raise _EntryError(f"runtime {text.strip()!r} is outside 1–1000 minutes")
     return total
+
+
+def parse_genres(text: str) -> tuple[str, ...]:
+    """``Drama, science fiction`` → ``("Drama", "Science Fiction")``; an unknown name is an error."""
+    names: list[str] = []
+    for raw in text.split(","):
+        if not raw.strip():
+            continue
+        name = genre_name(raw)
+        if name is None:
+            raise _EntryError(f"genre {raw.strip()!r} is not one of TMDB's movie genres")
+        if name not in names:
+            names.append(name)
+    if not names:
+        raise _EntryError("the Genres line names no genre")
+    return tuple(names)
 
 
 def _parse_header(header: str) -> tuple[str, int, str, int, Decimal]:
@@ -106,14 +130,19 @@ def parse_movies_file(text: str) -> ParsedMoviesFile:
         first_line, header = block[0]
         try:
             title, year, age_rating, duration, score = _parse_header(header)
-            description = " ".join(line for _, line in block[1:]).strip()
+            body = [line for _, line in block[1:]]
+            genres: tuple[str, ...] = ()
+            if body and (genres_line := _GENRES_LINE.match(body[0])):
+                genres = parse_genres(genres_line["names"])
+                body = body[1:]
+            description = " ".join(body).strip()
             if not description:
                 raise _EntryError("description is missing (expected on the lines after the first)")
             key = (normalize_title(title), year)
             if key in seen:
                 raise _EntryError(f"duplicate of the entry on line {seen[key]}")
             seen[key] = first_line
-            movies.append(CuratedMovie(title, year, age_rating, duration, score, description, first_line))
+            movies.append(CuratedMovie(title, year, age_rating, duration, score, description, first_line, genres))
         except _EntryError as exc:
             malformed.append(MalformedEntry(first_line, str(exc)))
         block.clear()

@@ -15,30 +15,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-#: TMDB's movie genres, by name and id.
-GENRE_IDS: dict[str, int] = {
-    "Action": 28,
-    "Adventure": 12,
-    "Animation": 16,
-    "Comedy": 35,
-    "Crime": 80,
-    "Documentary": 99,
-    "Drama": 18,
-    "Family": 10751,
-    "Fantasy": 14,
-    "History": 36,
-    "Horror": 27,
-    "Music": 10402,
-    "Mystery": 9648,
-    "Romance": 10749,
-    "Science Fiction": 878,
-    "TV Movie": 10770,
-    "Thriller": 53,
-    "War": 10752,
-    "Western": 37,
-}
-GENRE_NAMES: dict[int, str] = {genre_id: name for name, genre_id in GENRE_IDS.items()}
-
 NEW_FROM_YEAR = 2000
 CLASSIC_BEFORE_YEAR = 1980
 
