@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from popchoice_common.identity import movie_key, normalize_title
 from popchoice_common.quiz import QuizAnswers
+from popchoice_common.recommendation.constraints import (
+    PersonConstraints,
+    QuizConstraints,
+    film_lightness,
+    tone_fit,
+)
+from popchoice_common.recommendation.weights import DEFAULT_WEIGHTS, RankingWeights
 
 #: Mood labels the quiz offers, and the TMDB genre each stands for.
 MOOD_GENRES: dict[str, int] = {
@@ -44,6 +51,15 @@ class Candidate:
     score_rating: Decimal | None = None
     poster_url: str | None = None
     localized_name: str | None = None
+    #: TMDB genre names (empty when unknown).
+    genres: frozenset[str] = frozenset()
+    #: The best cosine between the film and an anchor film (the favourite, liked films); None: no anchor.
+    anchor_similarity: float | None = None
+    #: The anchor film it is closest to, for the pick's "why".
+    anchor_name: str | None = None
+    vote_count: int | None = None
+    #: Why it was picked (which constraints it meets, which film it is close to); set by explain().
+    why: str | None = None
     #: movie_key of the film (computed once: filtering, merging and storing all ask for it).
     key: str = field(init=False, repr=False, compare=False)
     #: The film's key by title and year alone (what the memory of a film without TMDB id holds).
@@ -152,3 +168,204 @@ def catalog_pitch(candidate: Candidate, max_length: int = 220) -> str:
             break
         pitch = f"{pitch} {sentence}".strip()
     return pitch if len(pitch) <= max_length else pitch[: max_length - 1].rstrip() + "…"
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring, diversity and the group's share of the picks
+
+#: Votes below which a film's rating is pulled towards RATING_PRIOR (a Bayesian average).
+RATING_PRIOR, RATING_PRIOR_VOTES = 6.5, 50
+_SEQUEL_TAIL = re.compile(r"(?:\s+(?:part|chapter|episode|vol|volume))?\s+(?:\d+|[ivx]+)$")
+
+
+def franchise_key(title: str) -> str:
+    """The title without its subtitle and sequel number: "Toy Story 3" and "Toy Story" share "toy story"."""
+    head = re.split(r"\s*(?::| - |–|—)\s*", title.strip(), maxsplit=1)[0] or title
+    base = normalize_title(head)
+    return _SEQUEL_TAIL.sub("", base).strip() or base
+
+
+def _unit(value: float) -> float:
+    return max(0.0, min(1.0, value))
+
+
+def rating_term(score_rating: Decimal | float | None, vote_count: int | None) -> float:
+    """The film's rating out of 10 on [0, 1], shrunk towards the prior when few people voted."""
+    if score_rating is None:
+        return RATING_PRIOR / 10
+    score = float(score_rating)
+    if vote_count is not None:
+        score = (score * vote_count + RATING_PRIOR * RATING_PRIOR_VOTES) / (vote_count + RATING_PRIOR_VOTES)
+    return _unit(score / 10)
+
+
+def genre_overlap(
+    genres: frozenset[str], wanted: frozenset[str], favorite: frozenset[str], favorite_share: float
+) -> float:
+    """The share of the wanted genres the film has, blended with its genre Jaccard to the favourite."""
+    terms: list[tuple[float, float]] = []
+    if wanted:
+        terms.append((1 - favorite_share, len(genres & wanted) / len(wanted)))
+    if favorite:
+        terms.append((favorite_share, len(genres & favorite) / len(genres | favorite)))
+    if not terms:
+        return 0.5
+    total = sum(weight for weight, _ in terms)
+    return sum(weight * value for weight, value in terms) / total
+
+
+def film_score(
+    candidate: Candidate,
+    person: PersonConstraints | None,
+    *,
+    favorite_genres: frozenset[str],
+    ceiling: float,
+    today_year: int,
+    weights: RankingWeights = DEFAULT_WEIGHTS,
+) -> float:
+    """One score in [0, 1] for a film and one person (see :mod:`.weights` for the terms)."""
+    quiz = _unit(candidate.similarity / ceiling) if ceiling > 0 else 0.0
+    anchor = _unit(candidate.anchor_similarity / ceiling) if candidate.anchor_similarity is not None else quiz
+    wanted = person.genres if person is not None else frozenset()
+    genre = genre_overlap(candidate.genres, wanted, favorite_genres, weights.favorite_genre_share)
+    lightness = film_lightness(candidate.genres, candidate.description)
+    tone = tone_fit(person.lightness if person is not None else None, lightness)
+    recency = 0.0
+    years = person.years if person is not None else None
+    if years is not None and years.prefer_recent and years.start is not None and candidate.year is not None:
+        recency = _unit((candidate.year - years.start) / max(1, today_year - years.start))
+    return (
+        weights.quiz_similarity * quiz
+        + weights.anchor_similarity * anchor
+        + weights.genre_overlap * genre
+        + weights.tone_fit * tone
+        + weights.rating * rating_term(candidate.score_rating, candidate.vote_count)
+        + weights.recency * recency
+    )
+
+
+def quiz_score(
+    candidate: Candidate,
+    quiz: QuizConstraints,
+    *,
+    favorite_genres: Sequence[frozenset[str]],
+    ceiling: float,
+    today_year: int,
+    weights: RankingWeights = DEFAULT_WEIGHTS,
+) -> float:
+    """A film's score for the group: its best score for any one person."""
+    if not quiz.people:
+        return film_score(
+            candidate, None, favorite_genres=frozenset(), ceiling=ceiling, today_year=today_year, weights=weights
+        )
+    return max(
+        film_score(
+            candidate,
+            person,
+            favorite_genres=favorite_genres[index] if index < len(favorite_genres) else frozenset(),
+            ceiling=ceiling,
+            today_year=today_year,
+            weights=weights,
+        )
+        for index, person in enumerate(quiz.people)
+    )
+
+
+def _likeness(first: Candidate, second: Candidate) -> float:
+    """How alike two picks are for the diversity step: 1 for one franchise, else half their genre Jaccard."""
+    if franchise_key(first.name) == franchise_key(second.name):
+        return 1.0
+    union = first.genres | second.genres
+    return 0.5 * len(first.genres & second.genres) / len(union) if union else 0.0
+
+
+def select_picks(
+    scored: Sequence[tuple[Candidate, float]],
+    quiz: QuizConstraints,
+    limit: int,
+    *,
+    weights: RankingWeights = DEFAULT_WEIGHTS,
+) -> list[Candidate]:
+    """Up to limit distinct films by maximal marginal relevance, each person getting their share first.
+
+    In a group of up to three, each person gets at least two picks that fit their era and moods (one
+    each in a larger group), as far as the candidates allow; the rest go to the best remaining
+    films. Films of one franchise count as alike, so six picks are not one series. The picks come
+    back best score first.
+    """
+    pool = [(candidate, score) for candidate, score in scored]
+    chosen: list[tuple[Candidate, float]] = []
+    chosen_keys: set[str] = set()
+    chosen_titles: set[tuple[str, int | None]] = set()
+
+    def mmr(entry: tuple[Candidate, float]) -> float:
+        candidate, score = entry
+        similarity = max((_likeness(candidate, picked) for picked, _ in chosen), default=0.0)
+        return weights.diversity * score - (1 - weights.diversity) * similarity
+
+    franchises: dict[str, int] = {}
+
+    def take(allowed: Callable[[Candidate], bool]) -> bool:
+        options = [
+            entry
+            for entry in pool
+            if entry[0].key not in chosen_keys and entry[0].title_key not in chosen_titles and allowed(entry[0])
+        ]
+        if not options:
+            return False
+        # A franchise that has its share of the picks gives way while other films remain.
+        varied = [entry for entry in options if franchises.get(franchise_key(entry[0].name), 0) < weights.per_franchise]
+        best = max(varied or options, key=mmr)
+        franchises[franchise_key(best[0].name)] = franchises.get(franchise_key(best[0].name), 0) + 1
+        chosen.append(best)
+        chosen_keys.add(best[0].key)
+        chosen_titles.add(best[0].title_key)
+        return True
+
+    def fits(index: int) -> Callable[[Candidate], bool]:
+        return lambda candidate: index in quiz.fitting_people(candidate.year, candidate.genres)
+
+    people = len(quiz.people)
+    if people > 1:
+        quota = min(2 if people <= 3 else 1, max(1, limit // people))
+        for _ in range(quota):
+            for index in range(people):
+                if len(chosen) < limit:
+                    take(fits(index))
+    while len(chosen) < limit and take(lambda candidate: True):
+        pass
+    return [candidate for candidate, _ in sorted(chosen, key=lambda entry: -entry[1])]
+
+
+def explain(
+    candidate: Candidate,
+    quiz: QuizConstraints,
+    *,
+    relaxed: str | None,
+    ceiling: float,
+    weights: RankingWeights = DEFAULT_WEIGHTS,
+) -> str:
+    """A short "why" for a pick: what it meets, which film it is close to, and what gave way."""
+    parts: list[str] = []
+    fitting = quiz.fitting_people(candidate.year, candidate.genres)
+    wanted = frozenset().union(*(person.genres for person in quiz.people)) if quiz.people else frozenset()
+    matched = sorted(candidate.genres & wanted)
+    if matched:
+        parts.append(", ".join(matched))
+    years = [person.years for person in quiz.people if person.years is not None]
+    if years and candidate.year is not None and any(span.contains(candidate.year) for span in years):
+        parts.append(f"from {candidate.year}")
+    if len(quiz.people) > 1 and fitting:
+        parts.append("fits " + ", ".join(f"person {index + 1}" for index in fitting))
+    if (
+        candidate.anchor_name
+        and candidate.anchor_similarity is not None
+        and candidate.anchor_similarity >= weights.anchor_named_from * ceiling
+    ):
+        parts.append(f"close to {candidate.anchor_name}")
+    if quiz.exclusions.reasons:
+        parts.append("respects " + ", ".join(quiz.exclusions.reasons))
+    text = "; ".join(part for part in parts if part) or "close to what you described"
+    if relaxed:
+        text += f" (broadened: {relaxed})"
+    return text[:1].upper() + text[1:] + "."
