@@ -86,6 +86,19 @@ BEGIN
                 localized_name text
             ) LANGUAGE plpgsql STABLE AS %1$L
         $definition$, not_configured);
+        EXECUTE format($definition$
+            CREATE OR REPLACE FUNCTION match_movie_candidates(
+                query_embedding vector, anchor_ids bigint[], match_count integer,
+                min_year integer DEFAULT NULL, max_year integer DEFAULT NULL, wanted_genres integer[] DEFAULT NULL,
+                forbidden_genres integer[] DEFAULT NULL, allowed_age_ratings text[] DEFAULT NULL,
+                max_runtime integer DEFAULT NULL, excluded_ids bigint[] DEFAULT NULL
+            ) RETURNS TABLE (
+                id bigint, name text, year integer, age_rating text, description text, duration integer,
+                score_rating numeric, vote_count integer, similarity double precision,
+                anchor_similarity double precision, anchor_id bigint, tmdb_id integer, poster_url text,
+                localized_name text, genre_ids integer[]
+            ) LANGUAGE plpgsql STABLE AS %1$L
+        $definition$, not_configured);
         RETURN;
     END IF;
     search_type := embedding_search_type(p_dimensions);
@@ -141,6 +154,73 @@ BEGIN
             ORDER BY nearest.similarity DESC, nearest.id
         $body$
     $definition$, search_type, p_model, p_ef_search);
+    -- match_movie_candidates: the recommender's search with the quiz's hard constraints inside it.
+    -- The nearest films to the quiz text and, for each anchor film (the favourite resolved to a
+    -- catalog row, liked films), the nearest films to that film's own embedding: all of them
+    -- meeting the filters (a NULL filter is no filter), with their similarity to the quiz text, their
+    -- best similarity to an anchor (and which), and their TMDB genre ids. pgvector's iterative index
+    -- scan (relaxed order, re-sorted here) keeps reading the index until match_count rows pass the
+    -- filters, so a strict filter still returns enough films.
+    EXECUTE format($definition$
+        CREATE OR REPLACE FUNCTION match_movie_candidates(
+            query_embedding vector, anchor_ids bigint[], match_count integer,
+            min_year integer DEFAULT NULL, max_year integer DEFAULT NULL, wanted_genres integer[] DEFAULT NULL,
+            forbidden_genres integer[] DEFAULT NULL, allowed_age_ratings text[] DEFAULT NULL,
+            max_runtime integer DEFAULT NULL, excluded_ids bigint[] DEFAULT NULL
+        ) RETURNS TABLE (
+            id bigint, name text, year integer, age_rating text, description text, duration integer,
+            score_rating numeric, vote_count integer, similarity double precision,
+            anchor_similarity double precision, anchor_id bigint, tmdb_id integer, poster_url text,
+            localized_name text, genre_ids integer[]
+        )
+        LANGUAGE sql STABLE ROWS 30
+        SET hnsw.ef_search = %3$s SET hnsw.iterative_scan = relaxed_order SET enable_seqscan = off
+        AS $body$
+            WITH anchors AS (
+                SELECT a.id, a.embedding::%1$s AS embedding
+                FROM movies a
+                WHERE a.id = ANY(anchor_ids) AND a.embedding_model = %2$L
+            ),
+            near_query AS (
+                SELECT m.id FROM movies m
+                WHERE %4$s
+                ORDER BY m.embedding::%1$s <=> query_embedding::%1$s
+                LIMIT greatest(match_count, 0)
+            ),
+            near_anchors AS (
+                SELECT near.id FROM anchors
+                CROSS JOIN LATERAL (
+                    SELECT m.id FROM movies m
+                    WHERE %4$s
+                    ORDER BY m.embedding::%1$s <=> anchors.embedding
+                    LIMIT greatest(match_count, 0)
+                ) AS near
+            ),
+            found AS (SELECT near_query.id FROM near_query UNION SELECT near_anchors.id FROM near_anchors)
+            SELECT m.id, m.name, m.year, m.age_rating, m.description, m.duration, m.score_rating, m.vote_count,
+                   1 - (m.embedding::%1$s <=> query_embedding::%1$s) AS similarity,
+                   best.similarity AS anchor_similarity, best.id AS anchor_id,
+                   m.tmdb_id, m.poster_url, m.localized_name,
+                   ARRAY(SELECT g.genre_id FROM movie_genres g WHERE g.movie_id = m.id ORDER BY g.genre_id)
+            FROM found
+            JOIN movies m ON m.id = found.id
+            LEFT JOIN LATERAL (
+                SELECT anchors.id, 1 - (m.embedding::%1$s <=> anchors.embedding) AS similarity
+                FROM anchors ORDER BY 2 DESC LIMIT 1
+            ) AS best ON true
+        $body$
+    $definition$, search_type, p_model, p_ef_search, format($filter$
+                m.embedding_model = %1$L
+                AND (min_year IS NULL OR m.year >= min_year)
+                AND (max_year IS NULL OR m.year <= max_year)
+                AND (max_runtime IS NULL OR (m.duration > 0 AND m.duration <= max_runtime))
+                AND (allowed_age_ratings IS NULL OR upper(btrim(m.age_rating)) = ANY(allowed_age_ratings))
+                AND (excluded_ids IS NULL OR NOT m.id = ANY(excluded_ids))
+                AND (wanted_genres IS NULL OR EXISTS (
+                    SELECT 1 FROM movie_genres g WHERE g.movie_id = m.id AND g.genre_id = ANY(wanted_genres)))
+                AND (forbidden_genres IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM movie_genres g WHERE g.movie_id = m.id AND g.genre_id = ANY(forbidden_genres)))
+    $filter$, p_model));
 END;
 $$;
 

@@ -244,3 +244,67 @@ async def test_applying_012_to_a_configured_database_keeps_its_ef_search(db_conn
     await db_conn.execute((migrations_dir / "012_match_movie_picks.sql").read_text())
     config = await db_conn.fetchval("SELECT proconfig FROM pg_proc WHERE proname = 'match_movie_picks'")
     assert config == ["hnsw.ef_search=64", "enable_seqscan=off", "enable_sort=off"]
+
+
+async def _genre(connection, genre_id, name):
+    await connection.execute(
+        "INSERT INTO catalog_genres (tmdb_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING", genre_id, name
+    )
+
+
+async def test_match_movie_candidates_applies_hard_constraints_inside_the_search(db_conn):
+    """A strict filter still returns match_count films: the index is read on past the films it removes."""
+    await _genre(db_conn, 27, "Horror")
+    await _genre(db_conn, 35, "Comedy")
+    rng = np.random.default_rng(7)
+    query = unit(basis(0) + 0.01)
+    for index in range(60):
+        # The 50 films nearest the query are horror; ten comedies lie further away.
+        noise = rng.normal(scale=0.05 if index < 50 else 0.6, size=384)
+        movie_id = await insert_movie(db_conn, f"Film {index}", 2000 + index % 20, unit(basis(0) + noise))
+        genre = 27 if index < 50 else 35
+        await db_conn.execute("INSERT INTO movie_genres (movie_id, genre_id) VALUES ($1, $2)", movie_id, genre)
+    rows = await db_conn.fetch("SELECT * FROM match_movie_candidates($1, '{}', 8, forbidden_genres => $2)", query, [27])
+    assert len(rows) == 8
+    assert all(row["genre_ids"] == [35] for row in rows)
+    rows = await db_conn.fetch(
+        "SELECT name, year FROM match_movie_candidates($1, '{}', 100, min_year => 2010, max_year => 2014)", query
+    )
+    assert rows and all(2010 <= row["year"] <= 2014 for row in rows)
+
+
+async def test_match_movie_candidates_filters_by_age_rating_runtime_and_excluded_ids(db_conn):
+    """Age ratings outside the allowed list, runtimes over the cap and excluded ids never come back."""
+    query = basis(0)
+    kept = await insert_movie(db_conn, "Kept", 2000, unit(basis(0) + 0.1), age_rating="PG", duration=90)
+    await insert_movie(db_conn, "Rated R", 2000, unit(basis(0) + 0.1), age_rating="R", duration=90)
+    await insert_movie(db_conn, "Too long", 2000, unit(basis(0) + 0.1), age_rating="G", duration=200)
+    await insert_movie(db_conn, "No runtime", 2000, unit(basis(0) + 0.1), age_rating="G", duration=0)
+    excluded = await insert_movie(db_conn, "Excluded", 2000, unit(basis(0) + 0.1), age_rating="G", duration=80)
+    rows = await db_conn.fetch(
+        "SELECT id FROM match_movie_candidates($1, '{}', 10, allowed_age_ratings => $2, max_runtime => 120,"
+        " excluded_ids => $3)",
+        query,
+        ["G", "PG"],
+        [excluded],
+    )
+    assert [row["id"] for row in rows] == [kept]
+
+
+async def test_match_movie_candidates_adds_the_films_nearest_an_anchor(db_conn):
+    """Films near an anchor's own embedding come back even when far from the quiz text, with that similarity."""
+    anchor = await insert_movie(db_conn, "The Matrix", 1999, basis(5))
+    near_anchor = await insert_movie(db_conn, "Dark City", 1998, unit(basis(5) + 0.2 * basis(6)))
+    near_query = await insert_movie(db_conn, "Amélie", 2001, unit(basis(0) + 0.1 * basis(1)))
+    for index in range(20):
+        await insert_movie(db_conn, f"Filler {index}", 2000, unit(basis(0) + 0.3 * basis(10 + index)))
+    rows = {
+        row["id"]: row
+        for row in await db_conn.fetch(
+            "SELECT * FROM match_movie_candidates($1, $2, 3, excluded_ids => $2)", basis(0), [anchor]
+        )
+    }
+    assert near_query in rows and near_anchor in rows and anchor not in rows
+    assert rows[near_anchor]["anchor_id"] == anchor
+    assert rows[near_anchor]["anchor_similarity"] > 0.9 > rows[near_query]["anchor_similarity"]
+    assert rows[near_query]["similarity"] > rows[near_anchor]["similarity"]
