@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import hashlib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +94,17 @@ async def apply_definitions(connection: asyncpg.Connection, definitions: list[Mi
             await connection.execute(definition.sql)
 
 
+def _report_logger(filename: str) -> Callable[[asyncpg.Connection, asyncpg.PostgresLogMessage], None]:
+    """Logs what a migration reports with RAISE INFO or WARNING (NOTICE is left to DDL's "already
+    exists, skipping" chatter)."""
+
+    def log_report(_connection: asyncpg.Connection, message: asyncpg.PostgresLogMessage) -> None:
+        if message.severity_en in ("INFO", "WARNING"):
+            log.info("migration_report", filename=filename, severity=message.severity_en, message=message.message)
+
+    return log_report
+
+
 async def apply_migrations(connection: asyncpg.Connection, migrations: list[Migration]) -> list[str]:
     """Applies what has not run yet, each file in its own transaction; returns the applied filenames."""
     await connection.execute("SELECT pg_advisory_lock($1)", MIGRATIONS_LOCK_KEY)
@@ -110,13 +122,19 @@ async def apply_migrations(connection: asyncpg.Connection, migrations: list[Migr
         for migration in migrations:
             if migration.filename in applied:
                 continue
-            async with connection.transaction():
-                await connection.execute(migration.sql)
-                await connection.execute(
-                    "INSERT INTO schema_migrations (filename, checksum) VALUES ($1, $2)",
-                    migration.filename,
-                    migration.checksum,
-                )
+            # What a migration reports (013 names each film it merges) is logged.
+            listener = _report_logger(migration.filename)
+            connection.add_log_listener(listener)
+            try:
+                async with connection.transaction():
+                    await connection.execute(migration.sql)
+                    await connection.execute(
+                        "INSERT INTO schema_migrations (filename, checksum) VALUES ($1, $2)",
+                        migration.filename,
+                        migration.checksum,
+                    )
+            finally:
+                connection.remove_log_listener(listener)
             log.info("migration_applied", filename=migration.filename)
             newly_applied.append(migration.filename)
         return newly_applied
