@@ -61,6 +61,7 @@ async def test_json_is_one_object_listing_each_planted_defect(db_pool, planted_c
     assert set(document) == {"generated_at", "summary", "findings"}
     assert datetime.fromisoformat(document["generated_at"]) == report.generated_at
     assert document["summary"]["total_movies"] == planted_catalog.total_movies
+    assert sum(document["summary"]["movies_by_source"].values()) == planted_catalog.total_movies
     assert [finding["name"] for finding in document["findings"]] == list(FINDING_NAMES)
     for finding in document["findings"]:
         assert set(finding) == {"name", "description", "count", "samples"}
@@ -105,12 +106,29 @@ def test_text_prints_a_duplicate_group_on_one_line():
 
 
 def test_text_header_summarises_the_catalog():
-    """The text report opens with the generation time and the movie and embedding counts per model."""
-    lines = format_text(make_report()).splitlines()
-    assert lines[:2] == [
+    """The text report opens with the generation time, the movie and embedding counts per model, and
+    the movies per source."""
+    summary = CatalogSummary(
+        total_movies=3,
+        embedded_movies=2,
+        movies_by_embedding_model={"hash-384": 2},
+        movies_by_source={"curated_seed": 2, "discovery": 0, "recommendation": 1, "backfill": 0, "manual": 0},
+    )
+    lines = format_text(make_report(summary=summary)).splitlines()
+    assert lines[:3] == [
         "Catalog health report, 2025-11-25T12:00:00+00:00",
         "movies: 3, embedded: 2 (hash-384: 2)",
+        "by source: curated_seed: 2, discovery: 0, recommendation: 1, backfill: 0, manual: 0",
     ]
+
+
+def test_json_summary_counts_movies_by_source():
+    """The JSON summary carries the movies per source."""
+    summary = CatalogSummary(
+        total_movies=1, embedded_movies=0, movies_by_embedding_model={}, movies_by_source={"recommendation": 1}
+    )
+    document = json.loads(format_json(make_report(summary=summary)))
+    assert document["summary"]["movies_by_source"] == {"recommendation": 1}
 
 
 def test_json_writes_timestamps_as_iso_8601():

@@ -86,6 +86,21 @@ async def test_summary_counts_movies_and_embeddings_by_model(db_pool, planted_ca
     assert summary.embedded_movies == planted_catalog.total_movies - 1
 
 
+async def test_summary_counts_movies_by_source(db_conn, movie_factory):
+    """Rows are counted by where they came from, every known source listed (zero included)."""
+    for index, source in enumerate(["curated_seed", "curated_seed", "discovery", "recommendation"]):
+        await movie_factory(db_conn, f"Film {index}", source=source)
+    await db_conn.execute("INSERT INTO movies (name) VALUES ('Added By Hand')")
+    summary = (await collect_report(db_conn, ReportOptions())).summary
+    assert summary.movies_by_source == {
+        "curated_seed": 2,
+        "discovery": 1,
+        "recommendation": 1,
+        "backfill": 0,
+        "manual": 1,
+    }
+
+
 async def test_duplicate_title_year_groups_movies_by_normalised_title(db_pool, planted_catalog):
     """ "The Thing" from TMDB and the curated "Thing" of the same year form one group; the 2011 remake does not join."""
     (group,) = (await build_report(db_pool, ReportOptions())).finding("duplicate_title_year").samples
@@ -114,6 +129,7 @@ async def test_an_empty_catalog_reports_nothing(db_pool):
     assert [finding.name for finding in report.findings] == list(FINDING_NAMES)
     assert all(finding.count == 0 and not finding.samples for finding in report.findings)
     assert (report.summary.total_movies, report.summary.movies_by_embedding_model) == (0, {})
+    assert set(report.summary.movies_by_source.values()) == {0}
 
 
 async def test_the_report_transaction_cannot_write(db_pool, movie_factory):

@@ -92,9 +92,9 @@ async def insert_curated_movies(
         """
         WITH inserted AS (
             INSERT INTO movies (name, normalized_name, year, age_rating, description, duration,
-                                score_rating, embedding, embedding_model, embedding_text_hash)
+                                score_rating, embedding, embedding_model, embedding_text_hash, source)
             SELECT name, normalized_name, year, age_rating, description, duration, score_rating, embedding, $1,
-                   embedding_text_hash
+                   embedding_text_hash, 'curated_seed'
             FROM incoming_curated_movies
             ORDER BY normalized_name, year
             ON CONFLICT (normalized_name, year) WHERE tmdb_id IS NULL DO NOTHING

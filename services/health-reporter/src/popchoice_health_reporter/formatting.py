@@ -21,7 +21,8 @@ def _sample_json(sample: Sample) -> dict[str, Any]:
 
 
 def report_as_dict(report: HealthReport) -> dict[str, Any]:
-    """The JSON shape: generated_at, summary, and findings with name, description, count and samples."""
+    """The JSON shape: generated_at, summary (counts, per embedding model, per source), and findings with
+    name, description, count and samples."""
     summary = report.summary
     return {
         "generated_at": report.generated_at.isoformat(),
@@ -29,6 +30,7 @@ def report_as_dict(report: HealthReport) -> dict[str, Any]:
             "total_movies": summary.total_movies,
             "embedded_movies": summary.embedded_movies,
             "movies_by_embedding_model": dict(summary.movies_by_embedding_model),
+            "movies_by_source": dict(summary.movies_by_source),
         },
         "findings": [
             {
@@ -80,9 +82,11 @@ def format_text(report: HealthReport) -> str:
     """A header, the catalog summary, then per finding a line with its count and its samples indented."""
     summary = report.summary
     by_model = ", ".join(f"{model}: {count}" for model, count in summary.movies_by_embedding_model.items())
+    by_source = ", ".join(f"{source}: {count}" for source, count in summary.movies_by_source.items())
     lines = [
         f"Catalog health report, {report.generated_at.isoformat()}",
         f"movies: {summary.total_movies}, embedded: {summary.embedded_movies}" + (f" ({by_model})" if by_model else ""),
+        *([f"by source: {by_source}"] if by_source else []),
         "",
     ]
     for finding in report.findings:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeAlias
 
@@ -57,6 +57,8 @@ class CatalogSummary:
     total_movies: int
     embedded_movies: int
     movies_by_embedding_model: dict[str, int]
+    #: Movies per movies.source (where each row came from), every known source listed, zeros included.
+    movies_by_source: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

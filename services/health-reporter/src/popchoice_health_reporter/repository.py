@@ -10,6 +10,7 @@ from datetime import datetime
 
 import asyncpg
 
+from popchoice_common.catalog.sources import MOVIE_SOURCES
 from popchoice_health_reporter.report import CatalogSummary, Defects, DuplicateGroup, MovieRef, MovieSample
 
 
@@ -20,8 +21,11 @@ async def snapshot_time(connection: asyncpg.Connection) -> datetime:
 
 
 async def catalog_summary(connection: asyncpg.Connection) -> CatalogSummary:
-    """How many movies there are, how many carry an embedding, and by which model."""
+    """How many movies there are, how many carry an embedding and by which model, and where they came from."""
     total: int = await connection.fetchval("SELECT count(*) FROM movies")
+    by_source: dict[str, int] = dict.fromkeys(MOVIE_SOURCES, 0)
+    for row in await connection.fetch("SELECT source, count(*) AS movies FROM movies GROUP BY source ORDER BY source"):
+        by_source[row["source"]] = row["movies"]
     rows = await connection.fetch(
         """
         SELECT embedding_model, count(*) AS movies
@@ -33,7 +37,10 @@ async def catalog_summary(connection: asyncpg.Connection) -> CatalogSummary:
     )
     by_model = {row["embedding_model"]: row["movies"] for row in rows}
     return CatalogSummary(
-        total_movies=total, embedded_movies=sum(by_model.values()), movies_by_embedding_model=by_model
+        total_movies=total,
+        embedded_movies=sum(by_model.values()),
+        movies_by_embedding_model=by_model,
+        movies_by_source=by_source,
     )
 
 

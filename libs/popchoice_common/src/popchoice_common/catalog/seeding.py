@@ -9,6 +9,7 @@ from typing import Literal
 import asyncpg
 
 from popchoice_common.catalog.embeddings import refresh_movie_embedding, text_hash
+from popchoice_common.catalog.sources import MATCH_SOURCE_OF, MovieSource
 from popchoice_common.catalog.tmdb_records import record_from_details
 from popchoice_common.db import catalog as catalog_repository
 from popchoice_common.embedders import Embedder
@@ -35,15 +36,18 @@ async def seed_tmdb_movie(
     *,
     language: str,
     image_base_url: str,
-    source: str = "tmdb_discovery",
+    source: MovieSource = "discovery",
     priority: Priority = "background",
 ) -> SeedOutcome:
     """Adds a TMDB film to the catalog with metadata, credits and an embedding.
 
     A film already present by TMDB id is left alone. A catalog row without a TMDB id that has the
     same normalised title and year (a curated film) is the same film: it gets the TMDB identity
-    instead of a duplicate row. Everything is written in one transaction, so a failure anywhere
-    (bad TMDB data, embedding, database) leaves no half-written film.
+    instead of a duplicate row, and the database moves what people told us about it (memory,
+    feedback, history, kept under its title key) to its TMDB key. Everything is written in one
+    transaction, so a failure anywhere (bad TMDB data, embedding, database) leaves no half-written
+    film. source labels an inserted row (movies.source) and the match of a linked one
+    (tmdb_match_source); a linked row keeps its own source.
     """
     async with pool.acquire() as connection:
         existing = await catalog_repository.movie_id_by_tmdb_id(connection, tmdb_id)
@@ -52,7 +56,7 @@ async def seed_tmdb_movie(
     details = await tmdb.movie_details(tmdb_id, language=language, priority=priority)
     record = record_from_details(details, image_base_url=image_base_url)
     async with pool.acquire() as connection:
-        untracked = await catalog_repository.untracked_movie_ids(connection, record.normalized_name, record.year)
+        untracked = await catalog_repository.untracked_movie_ids(connection, record.name, record.year)
     # Embedding happens outside the transaction; a curated row being linked is re-embedded afterwards.
     embedding = await embedder.embed_one(record.embedding_text) if len(untracked) != 1 else None
     async with pool.acquire() as connection, connection.transaction():
@@ -60,7 +64,7 @@ async def seed_tmdb_movie(
             movie_id: int | None = untracked[0]
             assert movie_id is not None
             await catalog_repository.attach_tmdb_data(
-                connection, movie_id, record, source=source, confidence=Decimal("1.000")
+                connection, movie_id, record, source=MATCH_SOURCE_OF[source], confidence=Decimal("1.000")
             )
             action: SeedAction = "linked"
         else:

@@ -11,6 +11,7 @@ from decimal import Decimal
 import asyncpg
 import numpy as np
 
+from popchoice_common.catalog.sources import MATCH_SOURCE_OF, MovieSource
 from popchoice_common.catalog.tmdb_records import TMDBMovieRecord
 
 
@@ -44,12 +45,12 @@ async def present_title_years(
     return {(row["normalized_name"], row["year"]) for row in rows}
 
 
-async def untracked_movie_ids(connection: asyncpg.Connection, normalized_name: str, year: int | None) -> list[int]:
-    """Rows without a TMDB id that carry this normalised title and year."""
+async def untracked_movie_ids(connection: asyncpg.Connection, title: str, year: int | None) -> list[int]:
+    """Rows without a TMDB id that are this title and year (normalised by the database, as normalized_name is)."""
     rows = await connection.fetch(
-        "SELECT id FROM movies WHERE tmdb_id IS NULL AND normalized_name = $1 AND year IS NOT DISTINCT FROM $2"
-        " ORDER BY id",
-        normalized_name,
+        "SELECT id FROM movies WHERE tmdb_id IS NULL AND normalized_name = normalize_title($1)"
+        " AND year IS NOT DISTINCT FROM $2 ORDER BY id",
+        title,
         year,
     )
     return [row["id"] for row in rows]
@@ -62,20 +63,22 @@ async def insert_tmdb_movie(
     embedding: np.ndarray,
     embedding_model: str,
     embedding_text_hash: str,
-    source: str,
+    source: MovieSource,
     confidence: Decimal,
 ) -> int | None:
-    """Inserts a TMDB film; returns its id, or None when a row with that TMDB id already exists."""
+    """Inserts a TMDB film from source; returns its id, or None when a row with that TMDB id already exists.
+
+    normalized_name is the database's own (a trigger computes it from the name)."""
     movie_id: int | None = await connection.fetchval(
         """
         INSERT INTO movies (
             name, normalized_name, year, age_rating, description, duration, score_rating, original_title,
             original_language, release_date, vote_count, popularity, tmdb_id, tmdb_match_confidence,
             tmdb_match_source, tmdb_matched_at, tmdb_metadata, tmdb_metadata_refreshed_at, poster_url,
-            localized_name, embedding, embedding_model, embedding_text_hash
+            localized_name, embedding, embedding_model, embedding_text_hash, source
         ) VALUES (
             $1, $2, $3, $4, $5, coalesce($6, 0), $7, $8, $9, $10, $11, $12, $13, $14, $15, now(), $16::jsonb, now(),
-            $17, $1, $18, $19, $20
+            $17, $1, $18, $19, $20, $21
         )
         ON CONFLICT (tmdb_id) WHERE tmdb_id IS NOT NULL DO NOTHING
         RETURNING id
@@ -94,12 +97,13 @@ async def insert_tmdb_movie(
         record.popularity,
         record.tmdb_id,
         confidence,
-        source,
+        MATCH_SOURCE_OF[source],
         record.metadata.decode(),
         record.poster_url,
         embedding,
         embedding_model,
         embedding_text_hash,
+        source,
     )
     return movie_id
 

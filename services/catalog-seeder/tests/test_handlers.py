@@ -1,0 +1,95 @@
+"""The catalog-seeder's consumers over real Redis streams: a film from discovery and a film a
+recommendation showed are both seeded, each labelled with where it came from; a JIT seed that
+finds the curated row of the same film links it, and the person's memory follows."""
+
+import asyncio
+import uuid
+
+import pytest
+
+from popchoice_catalog_seeder import handlers
+from popchoice_catalog_seeder.config import SeederSettings
+from popchoice_catalog_seeder.seed import seed_movies_file
+from popchoice_common.events import CATALOG_SEED_MOVIE, MOVIE_SEED_REQUESTED, MovieSeedRequested, SeedMovieRequested
+from popchoice_common.identity import movie_key
+from popchoice_common.service import Resources
+from popchoice_common.streams import Publisher, StreamKeys, Worker
+from popchoice_common.testing.fake_tmdb import API_KEY, make_movie
+from popchoice_common.tmdb import RedisRateLimiter, TMDBClient
+
+USER = uuid.UUID(int=5)
+
+
+@pytest.fixture
+async def resources(db_pool, redis_client, key_prefix, fake_tmdb, hash_embedder):
+    settings = SeederSettings(stream_key_prefix=key_prefix, tmdb_image_base_url="https://images.test/t/p")
+    limiter = RedisRateLimiter(redis_client, prefix=key_prefix, requests_per_window=10_000, window_ms=1000)
+    tmdb = TMDBClient(api_key=API_KEY, limiter=limiter, base_url=fake_tmdb.base_url, retry_backoff_seconds=0.01)
+    yield Resources(
+        settings=settings,
+        pool=db_pool,
+        redis=redis_client,
+        publisher=Publisher(redis_client, StreamKeys(key_prefix)),
+        embedder=hash_embedder,
+        tmdb=tmdb,
+    )
+    await tmdb.aclose()
+
+
+async def drain(resources, key_prefix, *, seconds=8.0):
+    """Runs the catalog-seeder worker until both of its streams are idle."""
+    keys = StreamKeys(key_prefix)
+    worker = Worker(resources.redis, service="catalog-seeder", keys=keys, consumer="s", block_ms=50)
+    handlers.register(worker, resources)
+    task = asyncio.create_task(worker.run(install_signal_handlers=False))
+    deadline = asyncio.get_running_loop().time() + seconds
+    try:
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
+            busy = 0
+            for stream in (CATALOG_SEED_MOVIE, MOVIE_SEED_REQUESTED):
+                for info in await resources.redis.xinfo_groups(keys.stream(stream)):
+                    busy += info["pending"] + (info["lag"] or 0)
+            if busy == 0:
+                break
+    finally:
+        worker.stop()
+        await task
+
+
+async def test_each_stream_labels_the_rows_it_seeds(resources, key_prefix, fake_tmdb):
+    """catalog.seed-movie rows are discovery's; movie-seed.requested rows are the recommendation's (JIT)."""
+    fake_tmdb.state.add(make_movie(1, "Discovered"), make_movie(2, "Recommended"))
+    await resources.publisher.publish(SeedMovieRequested.for_movie(1))
+    await resources.publisher.publish(MovieSeedRequested.for_movie(2))
+    await drain(resources, key_prefix)
+    rows = await resources.pool.fetch("SELECT tmdb_id, source, tmdb_match_source FROM movies ORDER BY tmdb_id")
+    assert [tuple(row) for row in rows] == [
+        (1, "discovery", "tmdb_discovery"),
+        (2, "recommendation", "recommendation"),
+    ]
+
+
+async def test_a_jit_seed_links_the_curated_film_and_its_memory_follows(
+    resources, key_prefix, fake_tmdb, hash_embedder, movies_file
+):
+    """The curated "WALL-E" (from the movies file) and TMDB's "WALL·E" are one row after a JIT seed; the
+    person's "watched" saved under the curated title key now sits under the TMDB key."""
+    path = movies_file(
+        "WALL-E: 2008 | G | 1h 38m | 8.4 rating\nA lonely robot cleans up an abandoned Earth and falls in love."
+    )
+    assert (await seed_movies_file(resources.pool, hash_embedder, path)).inserted == 1
+    await resources.pool.execute("INSERT INTO users (id, email) VALUES ($1, 'watcher@example.test')", USER)
+    await resources.pool.execute(
+        "INSERT INTO user_movie_interactions (user_id, movie_key, movie_name, movie_year, kind)"
+        " VALUES ($1, $2, 'WALL-E', 2008, 'watched')",
+        USER,
+        movie_key(title="WALL-E", year=2008),
+    )
+    fake_tmdb.state.add(make_movie(10681, "WALL·E", release_date="2008-06-22", runtime=98))
+    await resources.publisher.publish(MovieSeedRequested.for_movie(10681))
+    await drain(resources, key_prefix)
+    rows = await resources.pool.fetch("SELECT name, tmdb_id, source, tmdb_match_source FROM movies")
+    assert [tuple(row) for row in rows] == [("WALL-E", 10681, "curated_seed", "recommendation")]
+    memory = await resources.pool.fetchrow("SELECT movie_key, tmdb_id FROM user_movie_interactions")
+    assert tuple(memory) == ("tmdb:10681", 10681)
