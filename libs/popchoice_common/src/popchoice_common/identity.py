@@ -19,17 +19,28 @@ from functools import lru_cache
 _LETTER_FOLDS = str.maketrans({"ς": "σ", "ø": "o", "ł": "l", "đ": "d", "ı": "i", "ß": "ss", "æ": "ae", "œ": "oe"})
 # Removed outright: combining diacritical marks (the generic blocks only, so kana voicing marks,
 # Indic and Hebrew vowel signs stay), apostrophe variants, soft hyphen and zero-width characters.
-_DELETED = re.compile(
-    "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
-    "'\u2018\u2019\u201b\u02bc\u2032`\u00ad\u200b\u200c\u200d\u2060\ufeff]"
+_DELETED = str.maketrans(
+    dict.fromkeys(
+        [
+            *map(chr, range(0x0300, 0x0370)),
+            *map(chr, range(0x1AB0, 0x1B00)),
+            *map(chr, range(0x1DC0, 0x1E00)),
+            *map(chr, range(0x20D0, 0x2100)),
+            *map(chr, range(0xFE20, 0xFE30)),
+            *"'\u2018\u2019\u201b\u02bc\u2032`\u00ad\u200b\u200c\u200d\u2060\ufeff",
+        ]
+    )
 )
 _ELLIPSIS = re.compile(r"\.{2,}")
 # A single period goes ("E.T." is "ET"), except between digits ("2.0" is not "20").
 _PERIOD = re.compile(r"(?<![0-9])\.|\.(?![0-9])")
-# Separators: dashes, interpuncts, colons and other punctuation that only splits words.
-_SEPARATORS = re.compile(
-    "[-\u2010\u2012\u2013\u2014\u2015\u2212\u00b7\u2022\u2027\u2219\u22c5\u30fb"
-    ':;,!?\u00a1\u00bf"\u201c\u201d\u201e\u201f\u00ab\u00bb\u2039\u203a()\\[\\]{}/_]'
+# Separators, made spaces: dashes, interpuncts, colons and other punctuation that only splits words.
+_SEPARATORS = str.maketrans(
+    dict.fromkeys(
+        "-\u2010\u2012\u2013\u2014\u2015\u2212\u00b7\u2022\u2027\u2219\u22c5\u30fb"
+        ':;,!?\u00a1\u00bf"\u201c\u201d\u201e\u201f\u00ab\u00bb\u2039\u203a()[]{}/_',
+        " ",
+    )
 )
 _WHITESPACE = re.compile("[ \t\n\r\f\v\u0085\u1680\u2028\u2029]+")
 _LEADING_ARTICLES = re.compile(r"^((the|a|an) )+")
@@ -54,11 +65,10 @@ def normalize_title(title: str) -> str:
     Cached: the request path normalises the same catalog titles over and over (keys for filtering,
     merging and storing picks)."""
     text = title.lower() if title.isascii() else unicodedata.normalize("NFKD", title).lower().translate(_LETTER_FOLDS)
-    text = _DELETED.sub("", text)
-    text = _ELLIPSIS.sub(" ", text)
-    text = _PERIOD.sub("", text)
-    text = _SEPARATORS.sub(" ", text)
-    folded = _collapse(text.replace("&", " and "))
+    text = text.translate(_DELETED)
+    if "." in text:
+        text = _PERIOD.sub("", _ELLIPSIS.sub(" ", text))
+    folded = _collapse(text.translate(_SEPARATORS).replace("&", " and "))
     if folded:
         return _LEADING_ARTICLES.sub("", folded) or folded
     return _collapse(unicodedata.normalize("NFKD", title).lower()) or title
