@@ -136,3 +136,13 @@ def test_a_flagged_favourite_film_the_judge_calls_harmful_is_refused(moderated_c
     assert refused_locs(moderated_client.post("/api/recommendations", json=person(favoriteMovie="Kill them"))) == [
         ["body", "favoriteMovie"]
     ]
+
+
+def test_a_moderation_outage_is_a_503_and_nothing_is_queued(moderated_client, fake_openai, redis_url, key_prefix):
+    """When the moderation server fails, the quiz is neither refused nor let through: 503 with Retry-After."""
+    fake_openai.state.forced_failures.extend([(500, "The server had an error.")] * 4)
+    answer = moderated_client.post("/api/recommendations", json=person())
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"] == "5"
+    assert OPENAI_KEY not in answer.text and "Heat" not in answer.text
+    assert queued(redis_url, key_prefix) == 0

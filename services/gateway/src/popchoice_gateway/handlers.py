@@ -30,7 +30,7 @@ from popchoice_gateway.schemas import (
     RecommendationCreated,
     RecommendationOut,
 )
-from popchoice_gateway.screening import QuizText, ScreeningRefused, quiz_texts, screen
+from popchoice_gateway.screening import QuizText, ScreeningRefused, ScreeningUnavailable, quiz_texts, screen
 from popchoice_gateway.service import (
     MorePicksConflict,
     NotFound,
@@ -93,9 +93,16 @@ def people_of(quiz: QuizIn) -> list[QuizPersonIn]:
 
 
 async def _screen(gateway: GatewayState, texts: list[QuizText]) -> None:
-    """A refused answer is a 422 shaped like a validation error, whose loc names the field."""
+    """A refused answer is a 422 shaped like a validation error, whose loc names the field; a
+    moderation server that does not answer is a 503 (nothing is stored or queued)."""
     try:
         await screen(texts, gateway.llm)
+    except ScreeningUnavailable:
+        raise HTTPException(
+            status_code=503,
+            detail="We could not check the answers just now; try again shortly.",
+            headers={"Retry-After": "5"},
+        ) from None
     except ScreeningRefused as exc:
         raise RequestValidationError(
             [{"type": "refused", "loc": path, "msg": str(exc)} for path in exc.paths]
@@ -298,7 +305,7 @@ async def _sync(
 @router.post(
     "/api/movie-recommendation",
     response_model=RecommendationOut,
-    responses={**ERRORS, 422: INVALID_INPUT},
+    responses={**ERRORS, 422: INVALID_INPUT, 503: {"model": ErrorOut}},
     tags=["compatibility"],
 )
 async def movie_recommendation(
@@ -315,7 +322,7 @@ async def movie_recommendation(
 @router.get(
     "/api/movie-recommendation",
     response_model=RecommendationOut,
-    responses={**ERRORS, 422: INVALID_INPUT},
+    responses={**ERRORS, 422: INVALID_INPUT, 503: {"model": ErrorOut}},
     tags=["compatibility"],
 )
 async def movie_recommendation_get(

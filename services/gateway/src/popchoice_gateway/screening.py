@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
+import openai
+
 from popchoice_common.llm import LLMClient
 from popchoice_common.logs import get_logger
 from popchoice_gateway.schemas import QuizIn, QuizPersonIn
@@ -45,6 +47,10 @@ class QuizText:
     #: A favourite film or the reason for it: when moderation flags it, the chat model may judge it a
     #: film's theme (a title like "Kill Bill") and let it through. Other answers are refused outright.
     about_a_film: bool
+
+
+class ScreeningUnavailable(Exception):
+    """Moderation is configured but did not answer: the quiz is neither refused nor let through."""
 
 
 class ScreeningRefused(Exception):
@@ -96,7 +102,12 @@ async def screen(texts: Sequence[QuizText], llm: LLMClient | None) -> None:
     if llm is None or not texts:
         return
     distinct = list(dict.fromkeys(item.text for item in texts))
-    verdicts = dict(zip(distinct, await llm.moderate(distinct), strict=True))
+    try:
+        verdicts = dict(zip(distinct, await llm.moderate(distinct), strict=True))
+    except openai.OpenAIError as exc:
+        # Fail closed: an unscreened answer never reaches a prompt. The person may try again.
+        log.warning("moderation_unavailable", error_type=type(exc).__name__)
+        raise ScreeningUnavailable from exc
     judged: dict[str, bool] = {}
     refused: list[FieldPath] = []
     categories: set[str] = set()
