@@ -22,7 +22,7 @@ from pathlib import Path
 import asyncpg
 import redis.asyncio as redis
 
-from popchoice_common.events import DiscoverPageRequested
+from popchoice_common.events import CATALOG_DISCOVER_PAGE, CATALOG_SEED_MOVIE, DiscoverPageRequested
 from popchoice_common.settings import PopChoiceSettings
 from popchoice_common.streams import Publisher, StreamKeys
 from popchoice_common.testing.fake_tmdb import API_KEY, FakeTMDBServer, make_movie
@@ -47,6 +47,31 @@ def _films(count: int) -> list[object]:
         )
         for index in range(1, count + 1)
     ]
+
+
+async def _consumers(client: redis.Redis, stream: str) -> int:
+    try:
+        groups = await client.xinfo_groups(stream)
+    except redis.ResponseError:
+        return 0  # the stream does not exist yet
+    return sum(int(group["consumers"]) for group in groups)
+
+
+async def _workers_reading(client: redis.Redis, keys: StreamKeys, processes: list[asyncio.subprocess.Process]) -> None:
+    """Waits until both discovery and both catalog-seeder processes have read work (a process that is
+    still starting when SIGTERM comes has no handler yet), so the run measures workers that are up.
+    A consumer shows in its group once a read returned entries (a blocking read of an empty stream
+    does not register it)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(process.returncode is not None for process in processes):
+            raise RuntimeError("a worker process exited before the run started")
+        discovery = await _consumers(client, keys.stream(CATALOG_DISCOVER_PAGE))
+        seeders = await _consumers(client, keys.stream(CATALOG_SEED_MOVIE))
+        if discovery >= 2 and seeders >= 2:
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the worker processes did not start reading within a minute")
 
 
 async def run(requests_per_window: int, window_ms: int, duration: float, films: int) -> dict[str, object]:
@@ -105,9 +130,9 @@ async def _measure(
             for source in SOURCES
             for page in range(1, pages + 1)
         ]
-        await asyncio.sleep(2.0)  # the workers start and create their groups
-        started = time.monotonic()
         await Publisher(client, StreamKeys(prefix)).publish_many(events)
+        await _workers_reading(client, StreamKeys(prefix), processes)
+        started = time.monotonic()
         await asyncio.sleep(duration)
         ended = time.monotonic()
         accepted = [moment for moment in list(fake.state.accepted_times) if started <= moment <= ended]
