@@ -31,7 +31,8 @@ demo: $(STAMP) ## run the product on embedded defaults: migrate, seed (local emb
 test: $(STAMP) ## run the whole test suite against real PostgreSQL+pgvector and Redis
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## import boundaries (import-linter), ruff and mypy
+	$(BIN)/lint-imports
 	$(BIN)/ruff check libs services bench tests
 	$(BIN)/ruff format --check libs services bench tests
 	$(BIN)/mypy libs/popchoice_common/src services/*/src

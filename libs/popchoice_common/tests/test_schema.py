@@ -2,9 +2,9 @@ import asyncpg
 import numpy as np
 import pytest
 
+from popchoice_common.catalog.identity import normalize_title
 from popchoice_common.db.migrations import configure_embedding_model
 from popchoice_common.db.pool import create_pool
-from popchoice_common.identity import normalize_title
 
 
 async def insert_movie(connection, name, year, embedding, model="hash-384", **fields):

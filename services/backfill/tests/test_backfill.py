@@ -2,7 +2,7 @@ import pytest
 
 from popchoice_backfill.config import BackfillSettings
 from popchoice_backfill.service import Backfiller, candidate_ids, run_once
-from popchoice_common.identity import normalize_title
+from popchoice_common.catalog.identity import normalize_title
 from popchoice_common.testing.fake_tmdb import make_movie
 
 

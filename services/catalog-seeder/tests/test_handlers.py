@@ -10,9 +10,9 @@ import pytest
 from popchoice_catalog_seeder import handlers
 from popchoice_catalog_seeder.config import SeederSettings
 from popchoice_catalog_seeder.seed import seed_movies_file
+from popchoice_common.bootstrap import Resources
+from popchoice_common.catalog.identity import movie_key
 from popchoice_common.events import CATALOG_SEED_MOVIE, MOVIE_SEED_REQUESTED, MovieSeedRequested, SeedMovieRequested
-from popchoice_common.identity import movie_key
-from popchoice_common.service import Resources
 from popchoice_common.streams import Publisher, StreamKeys, Worker
 from popchoice_common.testing.fake_tmdb import API_KEY, make_movie
 from popchoice_common.tmdb import RedisRateLimiter, TMDBClient

@@ -1,6 +1,6 @@
 import pytest
 
-from popchoice_common.service import Resources
+from popchoice_common.bootstrap import Resources
 from popchoice_common.streams import Publisher, StreamKeys
 from popchoice_common.testing.fake_tmdb import API_KEY, make_movie
 from popchoice_common.tmdb import RedisRateLimiter, TMDBClient

@@ -7,8 +7,8 @@ import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
-from popchoice_common.db import recommendations as repository
 from popchoice_common.events import RECOMMENDATION_REQUESTED
+from popchoice_common.recommendation import repository
 from popchoice_common.streams import StreamKeys
 from popchoice_gateway.app import create_app
 from popchoice_gateway.auth import RateLimiter

@@ -10,7 +10,7 @@ import asyncpg
 import numpy as np
 import pytest
 
-from popchoice_common.identity import normalize_title
+from popchoice_common.catalog.identity import normalize_title
 from popchoice_common.testing.plugin import TEST_EMBEDDING_DIMENSIONS, TEST_EMBEDDING_MODEL
 
 NOW = datetime.now(UTC)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from popchoice_common.catalog.identity import movie_key
 from popchoice_common.catalog.seeding import seed_tmdb_movie
-from popchoice_common.identity import movie_key
 from popchoice_common.testing.fake_tmdb import make_movie
 
 USER = uuid.UUID(int=7)

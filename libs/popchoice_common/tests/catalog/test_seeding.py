@@ -3,8 +3,8 @@ import asyncio
 import pytest
 
 from popchoice_common.catalog.embeddings import text_hash
+from popchoice_common.catalog.identity import normalize_title
 from popchoice_common.catalog.seeding import seed_tmdb_movie
-from popchoice_common.identity import normalize_title
 from popchoice_common.testing.fake_tmdb import make_movie
 from popchoice_common.tmdb.errors import TMDBBadData, TMDBNotFound
 

@@ -5,11 +5,11 @@ import uuid
 
 import pytest
 
+from popchoice_common.catalog.identity import movie_key
+from popchoice_common.catalog.movie_text import movie_embedding_text
 from popchoice_common.catalog.seeding import seed_tmdb_movie
-from popchoice_common.db import recommendations as repository
-from popchoice_common.identity import movie_key
-from popchoice_common.movie_text import movie_embedding_text
 from popchoice_common.quiz import QuizPerson
+from popchoice_common.recommendation import repository
 from popchoice_common.recommendation.pipeline import RecommendationInput, RecommendationPipeline
 from popchoice_common.settings import PopChoiceSettings
 from popchoice_common.testing.fake_tmdb import make_movie

@@ -6,11 +6,11 @@ import uuid
 
 import pytest
 
-from popchoice_common.db import recommendations as repository
-from popchoice_common.identity import normalize_title
+from popchoice_common.catalog.identity import normalize_title
+from popchoice_common.catalog.movie_text import movie_embedding_text
 from popchoice_common.llm import LLMClient
-from popchoice_common.movie_text import movie_embedding_text
 from popchoice_common.quiz import QuizPerson
+from popchoice_common.recommendation import repository
 from popchoice_common.recommendation.pipeline import RecommendationInput, RecommendationNotFound, RecommendationPipeline
 from popchoice_common.settings import PopChoiceSettings
 from popchoice_common.testing.fake_openai import API_KEY as OPENAI_KEY

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from popchoice_common.db import recommendations as repository
+from popchoice_common.recommendation import repository
 from popchoice_common.recommendation.progress import StageWriter
 
 QUIZ = [{"favoriteMovie": "Heat", "newVsClassic": "classic", "moodPreference": ["Crime"], "tonePreference": "tense"}]

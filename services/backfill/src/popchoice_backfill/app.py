@@ -16,10 +16,10 @@ from tqdm import tqdm
 from popchoice_backfill import handlers
 from popchoice_backfill.config import BackfillSettings
 from popchoice_backfill.service import Backfiller, BackfillSummary, candidate_ids, run_once
+from popchoice_common.bootstrap import open_resources, run_worker
 from popchoice_common.errors import ConfigurationError
 from popchoice_common.events import BackfillMovieRequested
 from popchoice_common.logs import configure_logging, get_logger
-from popchoice_common.service import open_resources, run_worker
 
 log = get_logger(__name__)
 

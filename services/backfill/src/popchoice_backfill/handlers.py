@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from popchoice_backfill.config import BackfillSettings
 from popchoice_backfill.service import Backfiller
+from popchoice_common.bootstrap import Resources
 from popchoice_common.events import CATALOG_BACKFILL_MOVIE, BackfillMovieRequested
-from popchoice_common.service import Resources
 from popchoice_common.streams import JobContext, Worker
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Literal
 
-from popchoice_common.identity import normalize_title
+from popchoice_common.catalog.identity import normalize_title
 from popchoice_common.tmdb import MovieSummary
 
 APPLY_THRESHOLD = 0.90

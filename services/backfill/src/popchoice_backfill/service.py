@@ -13,9 +13,9 @@ import asyncpg
 from popchoice_backfill import repository
 from popchoice_backfill.config import BackfillSettings
 from popchoice_backfill.matching import MatchDecision, decide, runtime_mismatch
+from popchoice_common.catalog import repository as catalog_repository
 from popchoice_common.catalog.embeddings import refresh_movie_embedding
-from popchoice_common.catalog.tmdb_records import record_from_details
-from popchoice_common.db import catalog as catalog_repository
+from popchoice_common.catalog.records import record_from_details
 from popchoice_common.embedders import Embedder
 from popchoice_common.logs import get_logger
 from popchoice_common.tmdb import MovieSummary, TMDBClient

@@ -68,6 +68,6 @@ def main(argv: list[str] | None = None) -> int:
 def worker_main() -> int:
     """Consumes catalog.seed-movie and movie-seed.requested until SIGTERM (needs REDIS_URL and TMDB_API_KEY)."""
     from popchoice_catalog_seeder import handlers
-    from popchoice_common.service import run_worker
+    from popchoice_common.bootstrap import run_worker
 
     return run_worker("catalog-seeder", SeederSettings(), handlers.register, embedder=True, tmdb="required")

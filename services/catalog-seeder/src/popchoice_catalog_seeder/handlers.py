@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from popchoice_common.bootstrap import Resources
 from popchoice_common.catalog.seeding import seed_tmdb_movie
 from popchoice_common.catalog.sources import MovieSource
 from popchoice_common.events import CATALOG_SEED_MOVIE, MOVIE_SEED_REQUESTED, MovieSeedRequested, SeedMovieRequested
-from popchoice_common.service import Resources
 from popchoice_common.streams import JobContext, Worker
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from popchoice_common.catalog.genres import genre_name
-from popchoice_common.identity import normalize_title
+from popchoice_common.catalog.identity import normalize_title
 
 _TITLE_YEAR = re.compile(r"^(?P<title>.+?)\s*:\s*(?P<year>\d{4})$")
 _RUNTIME = re.compile(r"^(?:(?P<hours>\d+)\s*h)?\s*(?:(?P<minutes>\d+)\s*m(?:in)?)?$")

@@ -14,9 +14,9 @@ import numpy as np
 from popchoice_catalog_seeder import repository
 from popchoice_catalog_seeder.movies_file import CuratedMovie, MalformedEntry, parse_movies_file
 from popchoice_common.catalog.embeddings import text_hash
+from popchoice_common.catalog.movie_text import movie_embedding_text
 from popchoice_common.embedders import Embedder
 from popchoice_common.logs import get_logger
-from popchoice_common.movie_text import movie_embedding_text
 
 log = get_logger(__name__)
 

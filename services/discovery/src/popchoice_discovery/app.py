@@ -17,9 +17,9 @@ import sys
 from croniter import croniter
 from tqdm import tqdm
 
+from popchoice_common.bootstrap import open_resources
 from popchoice_common.errors import ConfigurationError
 from popchoice_common.logs import configure_logging, get_logger
-from popchoice_common.service import open_resources
 from popchoice_common.streams.runtime import create_worker, serve_metrics
 from popchoice_discovery import handlers
 from popchoice_discovery.config import DiscoverySettings

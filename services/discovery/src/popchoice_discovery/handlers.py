@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from popchoice_common.bootstrap import Resources
 from popchoice_common.events import CATALOG_DISCOVER_PAGE, DiscoverPageRequested
-from popchoice_common.service import Resources
 from popchoice_common.streams import JobContext, Worker
 from popchoice_discovery.config import DiscoverySettings
 from popchoice_discovery.service import process_page

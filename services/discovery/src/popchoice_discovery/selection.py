@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from popchoice_common.identity import normalize_title
+from popchoice_common.catalog.identity import normalize_title
 from popchoice_common.tmdb import MovieSummary
 
 

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 import asyncpg
 import redis.asyncio as redis
 
+from popchoice_common.catalog import repository as catalog_repository
+from popchoice_common.catalog.identity import normalize_title
 from popchoice_common.catalog.seeding import seed_tmdb_movie
-from popchoice_common.db import catalog as catalog_repository
 from popchoice_common.embedders import Embedder
 from popchoice_common.events import DiscoverPageRequested, SeedMovieRequested
-from popchoice_common.identity import normalize_title
 from popchoice_common.logs import get_logger
 from popchoice_common.streams import Publisher, PublishResult
 from popchoice_common.tmdb import MovieSummary, TMDBClient

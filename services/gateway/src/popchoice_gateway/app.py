@@ -14,11 +14,11 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from popchoice_common.calibration import calibration_for
+from popchoice_common.bootstrap import open_resources
 from popchoice_common.db import create_pool, resolve_database_url
 from popchoice_common.logs import configure_logging, get_logger
+from popchoice_common.recommendation.calibration import calibration_for
 from popchoice_common.recommendation.pipeline import RecommendationPipeline
-from popchoice_common.service import open_resources
 from popchoice_gateway.auth import ApiKeys, RateLimiter, key_digest
 from popchoice_gateway.config import GatewaySettings
 from popchoice_gateway.handlers import router

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from popchoice_common.asyncapi import asyncapi_document
-from popchoice_common.db import recommendations as repository
+from popchoice_common.recommendation import repository
 from popchoice_gateway.auth import CSRF_COOKIE, Caller, authenticate, new_csrf_token
 from popchoice_gateway.progress import ProgressWatch
 from popchoice_gateway.schemas import (

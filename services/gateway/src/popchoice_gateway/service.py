@@ -12,10 +12,10 @@ import asyncpg
 import msgspec
 from redis.exceptions import RedisError
 
-from popchoice_common.db import recommendations as repository
 from popchoice_common.events import MorePicksRequested, RecommendationRequested
 from popchoice_common.logs import get_logger
 from popchoice_common.quiz import QuizPerson
+from popchoice_common.recommendation import repository
 from popchoice_common.recommendation.pipeline import RecommendationInput, RecommendationPipeline
 from popchoice_common.recommendation.ranking import match_percent
 from popchoice_common.streams import Publisher

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from popchoice_common.service import run_worker
+from popchoice_common.bootstrap import run_worker
 from popchoice_recommender import handlers
 from popchoice_recommender.config import RecommenderSettings
 

@@ -11,10 +11,10 @@ import argparse
 import asyncio
 import sys
 
-from popchoice_common.calibration import CalibrationReport, calibration_for, run_calibration
 from popchoice_common.db import create_pool, resolve_database_url
 from popchoice_common.embedders import create_embedder
 from popchoice_common.logs import configure_logging
+from popchoice_common.recommendation.calibration import CalibrationReport, calibration_for, run_calibration
 from popchoice_common.settings import PopChoiceSettings
 
 

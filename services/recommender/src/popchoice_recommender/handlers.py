@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from popchoice_common.bootstrap import Resources
 from popchoice_common.errors import is_retryable
 from popchoice_common.events import (
     MORE_PICKS_REQUESTED,
@@ -10,7 +11,6 @@ from popchoice_common.events import (
     RecommendationRequested,
 )
 from popchoice_common.recommendation.pipeline import RecommendationInput, RecommendationPipeline
-from popchoice_common.service import Resources
 from popchoice_common.streams import JobContext, Worker
 from popchoice_recommender.config import RecommenderSettings
 

@@ -6,9 +6,9 @@ import hashlib
 
 import asyncpg
 
-from popchoice_common.db import catalog as catalog_repository
+from popchoice_common.catalog import repository as catalog_repository
+from popchoice_common.catalog.movie_text import movie_embedding_text
 from popchoice_common.embedders import Embedder
-from popchoice_common.movie_text import movie_embedding_text
 
 
 def text_hash(text: str) -> str:

@@ -8,10 +8,10 @@ from typing import Literal
 
 import asyncpg
 
+from popchoice_common.catalog import repository as catalog_repository
 from popchoice_common.catalog.embeddings import refresh_movie_embedding, text_hash
+from popchoice_common.catalog.records import record_from_details
 from popchoice_common.catalog.sources import MATCH_SOURCE_OF, MovieSource
-from popchoice_common.catalog.tmdb_records import record_from_details
-from popchoice_common.db import catalog as catalog_repository
 from popchoice_common.embedders import Embedder
 from popchoice_common.logs import get_logger
 from popchoice_common.tmdb import Priority, TMDBClient

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import zlib
 from collections.abc import Sequence
 
 import numpy as np
 
 from popchoice_common.embedders.base import Embedder, Vectors, normalize_rows
-from popchoice_common.identity import normalize_title
 
 _TOKEN = re.compile(r"[a-z0-9]+")
+_APOSTROPHES = str.maketrans("", "", "'’ʼ‘`´")
+
+
+def _fold(text: str) -> str:
+    """Lowercase, accents dropped, apostrophes removed ("Amélie's" → "amelies"): the words compared."""
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return text.lower().translate(_APOSTROPHES)
 # Words too common to say anything about a film.
 _STOPWORDS = frozenset(
     "a an and are as at be but by for from has he her his in into is it its of on or she that the their "
@@ -32,7 +41,7 @@ class HashEmbedder(Embedder):
         self.model_id = f"hash-{dimensions}"
 
     def _vector_into(self, text: str, row: np.ndarray) -> None:
-        for feature in _TOKEN.findall(normalize_title(text)):
+        for feature in _TOKEN.findall(_fold(text)):
             if feature in _STOPWORDS:
                 continue
             digest = zlib.crc32(feature.encode())

@@ -17,17 +17,16 @@ import asyncpg
 import msgspec
 import numpy as np
 
-from popchoice_common.calibration import calibration_for
-from popchoice_common.db import movies as movies_repository
-from popchoice_common.db import recommendations as repository
-from popchoice_common.db.recommendations import StoredPick, UserMemory
+from popchoice_common.catalog.movie_text import movie_embedding_text
 from popchoice_common.embedders import Embedder
 from popchoice_common.errors import PermanentError
 from popchoice_common.events import Event, MovieSeedRequested, RecommendationCompleted
 from popchoice_common.llm import FilmForPitch, LLMClient
 from popchoice_common.logs import get_logger
-from popchoice_common.movie_text import movie_embedding_text
 from popchoice_common.quiz import QuizAnswers, QuizPerson, quiz_embedding_text
+from popchoice_common.recommendation import repository
+from popchoice_common.recommendation import repository as movies_repository
+from popchoice_common.recommendation.calibration import calibration_for
 from popchoice_common.recommendation.progress import StageWriter
 from popchoice_common.recommendation.ranking import (
     Candidate,
@@ -37,6 +36,7 @@ from popchoice_common.recommendation.ranking import (
     merge_picks,
     quiz_title_keys,
 )
+from popchoice_common.recommendation.repository import StoredPick, UserMemory
 from popchoice_common.settings import PopChoiceSettings
 from popchoice_common.streams import Publisher
 from popchoice_common.tmdb import MovieSummary, TMDBClient, poster_url

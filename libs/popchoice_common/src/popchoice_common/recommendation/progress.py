@@ -17,8 +17,8 @@ import uuid
 
 import asyncpg
 
-from popchoice_common.db import recommendations as repository
 from popchoice_common.logs import get_logger
+from popchoice_common.recommendation import repository
 
 log = get_logger(__name__)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from popchoice_common.identity import movie_key, normalize_title
+from popchoice_common.catalog.identity import movie_key, normalize_title
 from popchoice_common.quiz import QuizAnswers
 from popchoice_common.recommendation.constraints import (
     PersonConstraints,

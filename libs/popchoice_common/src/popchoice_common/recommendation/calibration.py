@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from popchoice_common.db.movies import match_movies
 from popchoice_common.embedders.base import Embedder
 from popchoice_common.quiz import QuizAnswers, quiz_embedding_text
+from popchoice_common.recommendation.repository import match_movies
 
 # The product's calibration of text-embedding-3-large: threshold 0.40, ceiling 0.62.
 REFERENCE_THRESHOLD_RATIO = 0.40 / 0.62

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import msgspec
 
-from popchoice_common.identity import normalize_title
-from popchoice_common.movie_text import movie_embedding_text
+from popchoice_common.catalog.identity import normalize_title
+from popchoice_common.catalog.movie_text import movie_embedding_text
 from popchoice_common.tmdb import MovieDetails, poster_url, us_certification
 from popchoice_common.tmdb.errors import TMDBBadData
 

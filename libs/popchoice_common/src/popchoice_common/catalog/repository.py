@@ -11,8 +11,8 @@ from decimal import Decimal
 import asyncpg
 import numpy as np
 
+from popchoice_common.catalog.records import TMDBMovieRecord
 from popchoice_common.catalog.sources import MATCH_SOURCE_OF, MovieSource
-from popchoice_common.catalog.tmdb_records import TMDBMovieRecord
 
 
 async def movie_id_by_tmdb_id(connection: asyncpg.Connection, tmdb_id: int) -> int | None:

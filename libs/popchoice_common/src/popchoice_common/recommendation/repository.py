@@ -1,4 +1,6 @@
-"""Recommendation SQL shared by the gateway and the recommender. Callers own the transactions."""
+"""Recommendation SQL: the recommendations, their picks, the person's memory and the catalog searches the
+recommender runs. Shared by the gateway and the recommender; functions take a connection (or pool)
+and never commit: callers own the transactions."""
 
 from __future__ import annotations
 
@@ -6,10 +8,14 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeAlias
 
 import asyncpg
 import msgspec
+import numpy as np
+
+Executor: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,3 +262,25 @@ async def user_memory(connection: asyncpg.Connection, user_id: uuid.UUID, *, rec
     excluded = frozenset(row["movie_key"] for row in rows if row["effect"] == "exclude")
     wrong_mood = frozenset(row["movie_key"] for row in rows if row["effect"] == "wrong_mood")
     return UserMemory(excluded, wrong_mood - excluded)
+
+
+@dataclass(frozen=True, slots=True)
+class MovieMatch:
+    id: int
+    name: str
+    year: int | None
+    age_rating: str | None
+    description: str
+    duration: int
+    score_rating: Decimal | None
+    similarity: float
+    tmdb_id: int | None = None
+    poster_url: str | None = None
+    localized_name: str | None = None
+
+
+async def match_movies(executor: Executor, embedding: np.ndarray, *, threshold: float, count: int) -> list[MovieMatch]:
+    """The catalog's nearest films to an embedding (active model only), best first, with what a pick
+    shows: match_movie_picks, the request path's form of match_movies (db/functions/30_vector_search.sql)."""
+    rows = await executor.fetch("SELECT * FROM match_movie_picks($1, $2, $3)", embedding, threshold, count)
+    return [MovieMatch(*row) for row in rows]

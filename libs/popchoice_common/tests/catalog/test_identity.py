@@ -1,6 +1,6 @@
 import pytest
 
-from popchoice_common.identity import movie_key, normalize_title
+from popchoice_common.catalog.identity import movie_key, normalize_title
 
 
 def test_normalize_strips_accents_case_and_articles():

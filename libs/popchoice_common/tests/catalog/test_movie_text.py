@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from popchoice_common.movie_text import movie_content, movie_embedding_text
+from popchoice_common.catalog.movie_text import movie_content, movie_embedding_text
 
 
 def test_embedding_text_has_every_known_field():

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from popchoice_common.identity import movie_key, normalize_title
+from popchoice_common.catalog.identity import movie_key, normalize_title
 
 # Blocks whose case mappings and decompositions Python (Unicode 14) and PostgreSQL 17/18 (Unicode
 # 15.1/16.0, lower() under pg_c_utf8) agree on: PostgreSQL's lower() and normalize() follow its own
