@@ -9,7 +9,7 @@ import pytest
 
 from popchoice_catalog_seeder import handlers
 from popchoice_catalog_seeder.config import SeederSettings
-from popchoice_catalog_seeder.seed import seed_movies_file
+from popchoice_catalog_seeder.service import seed_movies_file
 from popchoice_common.bootstrap import Resources
 from popchoice_common.catalog.identity import movie_key
 from popchoice_common.events import CATALOG_SEED_MOVIE, MOVIE_SEED_REQUESTED, MovieSeedRequested, SeedMovieRequested

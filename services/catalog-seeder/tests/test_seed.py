@@ -7,7 +7,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from popchoice_catalog_seeder.seed import seed_movies_file
+from popchoice_catalog_seeder.service import seed_movies_file
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CURATED = REPO_ROOT / "movies.txt"
@@ -174,3 +174,23 @@ async def test_local_embedder_ranks_the_favourite_first(database_factory):
             assert rows[0]["name"] == expected, (query, [row["name"] for row in rows])
     finally:
         await pool.close()
+
+
+async def test_every_curated_film_gets_its_genres_and_a_second_seed_adds_only_missing_ones(db_pool, hash_embedder):
+    """The Genres lines land in movie_genres; rows seeded before they had genres get them on the next seed."""
+    first = await seed_movies_file(db_pool, hash_embedder, CURATED, batch_size=100)
+    assert first.genres_added > first.inserted
+    without = await db_pool.fetchval(
+        "SELECT count(*) FROM movies m WHERE NOT EXISTS (SELECT 1 FROM movie_genres g WHERE g.movie_id = m.id)"
+    )
+    assert without == 0
+    genres = await db_pool.fetch(
+        """
+        SELECT g.name FROM movie_genres mg JOIN catalog_genres g ON g.tmdb_id = mg.genre_id
+        JOIN movies m ON m.id = mg.movie_id WHERE m.name = 'Alien' AND m.year = 1979 ORDER BY g.name
+        """
+    )
+    assert [row["name"] for row in genres] == ["Horror", "Science Fiction"]
+    await db_pool.execute("DELETE FROM movie_genres WHERE movie_id = (SELECT id FROM movies WHERE name = 'Alien')")
+    second = await seed_movies_file(db_pool, hash_embedder, CURATED, batch_size=100)
+    assert (second.inserted, second.genres_added) == (0, 2)

@@ -9,7 +9,7 @@ import sys
 from tqdm import tqdm
 
 from popchoice_catalog_seeder.config import SeederSettings
-from popchoice_catalog_seeder.seed import SeedSummary, seed_movies_file
+from popchoice_catalog_seeder.service import SeedSummary, seed_movies_file
 from popchoice_common.db import create_pool, resolve_database_url
 from popchoice_common.embedders import create_embedder
 from popchoice_common.logs import configure_logging, get_logger

@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 
 from popchoice_common.catalog.genres import genre_name
 from popchoice_common.catalog.identity import normalize_title
+from popchoice_common.catalog.records import CuratedMovie
 
 _TITLE_YEAR = re.compile(r"^(?P<title>.+?)\s*:\s*(?P<year>\d{4})$")
 _RUNTIME = re.compile(r"^(?:(?P<hours>\d+)\s*h)?\s*(?:(?P<minutes>\d+)\s*m(?:in)?)?$")
@@ -27,23 +28,6 @@ _GENRES_LINE = re.compile(r"^genres\s*:(?P<names>.*)$", re.IGNORECASE)
 _SCORE = re.compile(r"^(?P<score>\d+(?:\.\d+)?)\s*(?:/\s*10)?\s*(?:rating)?$", re.IGNORECASE)
 HEADER_FORMAT = "'Title: YEAR | RATING | 1h 42m | 8.5 rating'"
 MIN_YEAR, MAX_YEAR = 1870, 2100
-
-
-@dataclass(frozen=True, slots=True)
-class CuratedMovie:
-    name: str
-    year: int
-    age_rating: str
-    duration: int
-    score_rating: Decimal
-    description: str
-    line: int
-    #: TMDB genre names, in the file's order.
-    genres: tuple[str, ...] = ()
-
-    @property
-    def normalized_name(self) -> str:
-        return normalize_title(self.name)
 
 
 @dataclass(frozen=True, slots=True)

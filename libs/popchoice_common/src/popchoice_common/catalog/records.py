@@ -1,4 +1,4 @@
-"""A TMDB film as the catalog stores it (pure: no I/O)."""
+"""Films as the catalog stores them: a curated film from the movies file, a TMDB film (pure: no I/O)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,25 @@ from popchoice_common.tmdb import MovieDetails, poster_url, us_certification
 from popchoice_common.tmdb.errors import TMDBBadData
 
 TOP_BILLED_CAST = 10
+
+
+@dataclass(frozen=True, slots=True)
+class CuratedMovie:
+    """An entry of the curated movies file, ready to insert (line: where it starts in the file)."""
+
+    name: str
+    year: int
+    age_rating: str
+    duration: int
+    score_rating: Decimal
+    description: str
+    line: int
+    #: TMDB genre names, in the file's order.
+    genres: tuple[str, ...] = ()
+
+    @property
+    def normalized_name(self) -> str:
+        return normalize_title(self.name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ def _fold(text: str) -> str:
         decomposed = unicodedata.normalize("NFKD", text)
         text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return text.lower().translate(_APOSTROPHES)
+
+
 # Words too common to say anything about a film.
 _STOPWORDS = frozenset(
     "a an and are as at be but by for from has he her his in into is it its of on or she that the their "

@@ -11,10 +11,11 @@ from pathlib import Path
 import asyncpg
 import numpy as np
 
-from popchoice_catalog_seeder import repository
-from popchoice_catalog_seeder.movies_file import CuratedMovie, MalformedEntry, parse_movies_file
+from popchoice_catalog_seeder.movies_file import MalformedEntry, parse_movies_file
+from popchoice_common.catalog import repository
 from popchoice_common.catalog.embeddings import text_hash
 from popchoice_common.catalog.movie_text import movie_embedding_text
+from popchoice_common.catalog.records import CuratedMovie
 from popchoice_common.embedders import Embedder
 from popchoice_common.logs import get_logger
 
@@ -27,6 +28,8 @@ class SeedSummary:
     malformed: int = 0
     already_present: int = 0
     inserted: int = 0
+    #: Genre links added to curated rows (the first seed, or rows seeded before the file had genres).
+    genres_added: int = 0
     would_insert: int = 0
     dry_run: bool = False
     seconds: float = 0.0
@@ -39,6 +42,7 @@ class SeedSummary:
             "malformed": self.malformed,
             "already_present": self.already_present,
             "inserted": self.inserted,
+            "genres_added": self.genres_added,
             "would_insert": self.would_insert,
             "dry_run": self.dry_run,
             "seconds": round(self.seconds, 3),
@@ -128,5 +132,7 @@ async def seed_movies_file(
             progress(len(batch))
     # The rest were inserted by a concurrent seeder between our check and our insert.
     summary.already_present += len(new) - summary.inserted
+    async with pool.acquire() as connection, connection.transaction():
+        summary.genres_added = await repository.store_curated_genres(connection, parsed.movies)
     summary.seconds = time.perf_counter() - started
     return summary

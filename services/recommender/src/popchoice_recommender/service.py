@@ -1,19 +1,16 @@
-"""``popchoice-calibrate`` (make calibrate): measure the embedding model's similarity scale.
+"""The recommender's own logic beside the library's pipeline: the calibration of the embedding model.
 
-Embeds the calibration quizzes with the configured embedder, searches the catalog, and prints per
-quiz the top results with their similarity, whether the favourite film ranked first, the observed
-ceiling and a suggested threshold. Needs a seeded catalog embedded by the same model.
+``popchoice-calibrate`` (make calibrate) embeds the calibration quizzes with the configured embedder,
+searches the catalog, and prints per quiz the top results with their similarity, whether the
+favourite film ranked first, the observed ceiling and a suggested threshold. Needs a seeded catalog
+embedded by the same model.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import sys
-
+from popchoice_common.catalog import repository as catalog_repository
 from popchoice_common.db import create_pool, resolve_database_url
 from popchoice_common.embedders import create_embedder
-from popchoice_common.logs import configure_logging
 from popchoice_common.recommendation.calibration import CalibrationReport, calibration_for, run_calibration
 from popchoice_common.settings import PopChoiceSettings
 
@@ -38,28 +35,16 @@ def format_report(report: CalibrationReport) -> str:
     return "\n".join(lines)
 
 
-async def _calibrate(settings: PopChoiceSettings, top_n: int) -> CalibrationReport:
+async def calibrate(settings: PopChoiceSettings, top_n: int) -> CalibrationReport:
+    """Runs the calibration quizzes against the seeded catalog of the configured embedding model."""
     pool = await create_pool(resolve_database_url(settings), min_size=1, max_size=2)
     embedder = create_embedder(settings)
     try:
-        if not await pool.fetchval("SELECT count(*) FROM movies WHERE embedding_model = $1", embedder.model_id):
+        async with pool.acquire() as connection:
+            embedded = await catalog_repository.count_embedded_movies(connection, embedder.model_id)
+        if not embedded:
             raise SystemExit(f"no movies embedded by {embedder.model_id}: run `make seed` with the same settings first")
         return await run_calibration(pool, embedder, top_n=top_n)
     finally:
         await embedder.aclose()
         await pool.close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="popchoice-calibrate", description=__doc__.splitlines()[0])
-    parser.add_argument("--top", type=int, default=5, help="results shown per quiz (default 5)")
-    args = parser.parse_args(argv)
-    settings = PopChoiceSettings()
-    configure_logging(settings.log_level, settings.log_format)
-    report = asyncio.run(_calibrate(settings, args.top))
-    print(format_report(report))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
