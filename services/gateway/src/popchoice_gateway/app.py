@@ -19,6 +19,7 @@ from popchoice_common.db import create_pool, resolve_database_url
 from popchoice_common.logs import configure_logging, get_logger
 from popchoice_common.recommendation.calibration import calibration_for
 from popchoice_common.recommendation.pipeline import RecommendationPipeline
+from popchoice_gateway import repository
 from popchoice_gateway.auth import ApiKeys, RateLimiter, key_digest
 from popchoice_gateway.config import GatewaySettings
 from popchoice_gateway.handlers import router
@@ -136,16 +137,8 @@ async def _create_api_key(settings: GatewaySettings, name: str, email: str | Non
     pool = await create_pool(resolve_database_url(settings), min_size=1, max_size=1)
     try:
         async with pool.acquire() as connection, connection.transaction():
-            user_id = None
-            if email:
-                user_id = await connection.fetchval(
-                    "INSERT INTO users (email) VALUES ($1) ON CONFLICT (lower(email)) DO UPDATE SET email = users.email"
-                    " RETURNING id",
-                    email,
-                )
-            await connection.execute(
-                "INSERT INTO api_keys (name, key_digest, user_id) VALUES ($1, $2, $3)", name, key_digest(key), user_id
-            )
+            user_id = await repository.user_by_email(connection, email) if email else None
+            await repository.insert_api_key(connection, name, key_digest(key), user_id)
     finally:
         await pool.close()
     return key

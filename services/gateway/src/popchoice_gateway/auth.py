@@ -16,6 +16,7 @@ from fastapi import HTTPException, Request
 from redis.exceptions import RedisError
 
 from popchoice_common.logs import get_logger
+from popchoice_gateway import repository
 
 log = get_logger(__name__)
 
@@ -54,10 +55,8 @@ class ApiKeys:
         cached = self._known.get(digest)
         if cached is not None and cached[0] > now:
             return cached[1]
-        row = await self._pool.fetchrow(
-            "SELECT id, user_id FROM api_keys WHERE key_digest = $1 AND revoked_at IS NULL", digest
-        )
-        found = Caller(f"key:{row['id']}", row["user_id"]) if row is not None else None
+        row = await repository.live_api_key(self._pool, digest)
+        found = Caller(f"key:{row.id}", row.user_id) if row is not None else None
         if len(self._known) >= self._max_entries:
             self._known.clear()
         self._known[digest] = (now + self._ttl, found)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
@@ -17,6 +15,7 @@ from pydantic import ValidationError
 
 from popchoice_common.asyncapi import asyncapi_document
 from popchoice_common.recommendation import repository
+from popchoice_gateway import repository as gateway_repository
 from popchoice_gateway.auth import CSRF_COOKIE, Caller, authenticate, new_csrf_token
 from popchoice_gateway.progress import ProgressWatch
 from popchoice_gateway.schemas import (
@@ -37,8 +36,9 @@ from popchoice_gateway.service import (
     QueueUnavailable,
     load_response,
     load_response_with_owner,
+    recommendation_events_of,
 )
-from popchoice_gateway.sse import EventStream, LastEvent
+from popchoice_gateway.sse import EventStream
 from popchoice_gateway.state import GatewayState
 
 router = APIRouter()
@@ -215,57 +215,10 @@ def _event_stream(
     gateway: GatewayState, recommendation_id: str, watch: ProgressWatch, current: tuple[str, str] | None
 ) -> EventStream:
     return EventStream(
-        _events(gateway, recommendation_id, watch, current),
+        recommendation_events_of(gateway, recommendation_id, watch, current),
         on_disconnect=watch.abandon,
         headers={"Cache-Control": "no-store"},
     )
-
-
-async def _events(
-    gateway: GatewayState, recommendation_id: str, watch: ProgressWatch, current: tuple[str, str] | None
-) -> AsyncIterator[str]:
-    """The stream of one recommendation; current is its status and stage as known since the watch
-    began (None: read it now)."""
-    try:
-        if current is None:
-            # Read again now that changes are watched: one made since the first read is not missed.
-            async with gateway.pool.acquire() as connection:
-                row = await repository.get_recommendation(connection, recommendation_id)
-            assert row is not None
-            current = (row["status"], row["stage"])
-        status, stage = current
-        last: tuple[str, str] | None = None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + gateway.settings.sse_timeout_seconds
-        while loop.time() < deadline and not watch.abandoned:
-            event = ""
-            if (status, stage) != last:
-                last = (status, stage)
-                event = f"event: stage\ndata: {json.dumps({'status': status, 'stage': stage})}\n\n"
-            if status in ("completed", "failed"):
-                result = await load_response(gateway.pool, recommendation_id, gateway.ceiling)
-                # The last stage, the result and the end of the response leave in one write.
-                yield LastEvent(f"{event}event: result\ndata: {result.model_dump_json()}\n\n")
-                return
-            if event:
-                yield event
-            try:
-                async with asyncio.timeout(gateway.settings.sse_poll_interval_seconds):
-                    await watch.changed.wait()
-            except TimeoutError:
-                # Nothing announced (or the listening connection dropped): ask the database.
-                async with gateway.pool.acquire() as connection:
-                    row = await repository.get_recommendation(connection, recommendation_id)
-                assert row is not None
-                status, stage = row["status"], row["stage"]
-                continue
-            watch.changed.clear()
-            if watch.status is not None and watch.stage is not None:
-                status, stage = watch.status, watch.stage
-        if not watch.abandoned:
-            yield "event: timeout\ndata: {}\n\n"
-    finally:
-        gateway.progress.unwatch(recommendation_id, watch)
 
 
 @router.post(
@@ -356,7 +309,7 @@ async def health(gateway: State) -> JSONResponse:
     """200 when PostgreSQL (and Redis, when configured) answer within a second; 503 naming what failed."""
     checks: dict[str, str] = {}
     try:
-        await asyncio.wait_for(gateway.pool.fetchval("SELECT 1"), 1.0)
+        await asyncio.wait_for(gateway_repository.ping(gateway.pool), 1.0)
         checks["postgres"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure is the answer
         checks["postgres"] = f"failed: {type(exc).__name__}"

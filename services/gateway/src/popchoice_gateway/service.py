@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import msgspec
@@ -19,8 +20,12 @@ from popchoice_common.recommendation import repository
 from popchoice_common.recommendation.pipeline import RecommendationInput, RecommendationPipeline
 from popchoice_common.recommendation.ranking import match_percent
 from popchoice_common.streams import Publisher
-from popchoice_gateway.progress import ProgressListener
+from popchoice_gateway.progress import ProgressListener, ProgressWatch
 from popchoice_gateway.schemas import MovieDetails, QuizPersonIn, RecommendationOut, SimilarMovie
+from popchoice_gateway.sse import LastEvent
+
+if TYPE_CHECKING:
+    from popchoice_gateway.state import GatewayState
 
 log = get_logger(__name__)
 
@@ -238,3 +243,50 @@ class RecommendationService:
         for task in list(self._inline):
             task.cancel()
         await asyncio.gather(*self._inline, return_exceptions=True)
+
+
+async def recommendation_events_of(
+    gateway: GatewayState, recommendation_id: str, watch: ProgressWatch, current: tuple[str, str] | None
+) -> AsyncIterator[str]:
+    """The Server-Sent Events of one recommendation: a stage event per change, then the result.
+    current is its status and stage as known since the watch began (None: read it now)."""
+    try:
+        if current is None:
+            # Read again now that changes are watched: one made since the first read is not missed.
+            async with gateway.pool.acquire() as connection:
+                row = await repository.get_recommendation(connection, recommendation_id)
+            assert row is not None
+            current = (row["status"], row["stage"])
+        status, stage = current
+        last: tuple[str, str] | None = None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + gateway.settings.sse_timeout_seconds
+        while loop.time() < deadline and not watch.abandoned:
+            event = ""
+            if (status, stage) != last:
+                last = (status, stage)
+                event = f"event: stage\ndata: {json.dumps({'status': status, 'stage': stage})}\n\n"
+            if status in ("completed", "failed"):
+                result = await load_response(gateway.pool, recommendation_id, gateway.ceiling)
+                # The last stage, the result and the end of the response leave in one write.
+                yield LastEvent(f"{event}event: result\ndata: {result.model_dump_json()}\n\n")
+                return
+            if event:
+                yield event
+            try:
+                async with asyncio.timeout(gateway.settings.sse_poll_interval_seconds):
+                    await watch.changed.wait()
+            except TimeoutError:
+                # Nothing announced (or the listening connection dropped): ask the database.
+                async with gateway.pool.acquire() as connection:
+                    row = await repository.get_recommendation(connection, recommendation_id)
+                assert row is not None
+                status, stage = row["status"], row["stage"]
+                continue
+            watch.changed.clear()
+            if watch.status is not None and watch.stage is not None:
+                status, stage = watch.status, watch.stage
+        if not watch.abandoned:
+            yield "event: timeout\ndata: {}\n\n"
+    finally:
+        gateway.progress.unwatch(recommendation_id, watch)
