@@ -2,7 +2,8 @@ import datetime as dt
 
 import pytest
 
-from popchoice_common.quiz import QuizAnswers, quiz_embedding_text
+from popchoice_common.quiz import QuizPerson
+from popchoice_common.recommendation.quiz_text import quiz_embedding_text
 from popchoice_common.recommendation.ranking import (
     Candidate,
     apply_memory,
@@ -15,7 +16,13 @@ from popchoice_common.recommendation.ranking import (
 
 
 def person(favorite="The Matrix", era="new", tone="exciting", moods=("Action",), why=None):
-    return QuizAnswers(favorite, era, tone, tuple(moods), why)
+    return QuizPerson(
+        favorite_movie=favorite,
+        new_vs_classic=era,
+        tone_preference=tone,
+        mood_preference=list(moods),
+        favorite_movie_why=why,
+    )
 
 
 def candidate(name, similarity, *, year=2000, tmdb_id=None, from_tmdb=False, description="A film."):

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import asyncpg
 
 from popchoice_common.embedders.base import Embedder
-from popchoice_common.quiz import QuizAnswers, quiz_embedding_text
+from popchoice_common.quiz import QuizPerson
+from popchoice_common.recommendation.quiz_text import quiz_embedding_text
 from popchoice_common.recommendation.repository import match_movies
 
 # The product's calibration of text-embedding-3-large: threshold 0.40, ceiling 0.62.
@@ -46,12 +47,12 @@ def calibration_for(model_id: str) -> ModelCalibration:
     return MODEL_CALIBRATIONS.get(base, MODEL_CALIBRATIONS["text-embedding-3-large"])
 
 
-def _quiz(favorite: str, era: str, tone: str, mood: str) -> QuizAnswers:
-    return QuizAnswers(favorite_movie=favorite, new_vs_classic=era, tone_preference=tone, mood_preference=(mood,))
+def _quiz(favorite: str, era: str, tone: str, mood: str) -> QuizPerson:
+    return QuizPerson(favorite_movie=favorite, new_vs_classic=era, tone_preference=tone, mood_preference=[mood])
 
 
 #: Quizzes whose favourite film is in the curated catalog; the film should rank first.
-CALIBRATION_QUIZZES: tuple[tuple[QuizAnswers, str], ...] = (
+CALIBRATION_QUIZZES: tuple[tuple[QuizPerson, str], ...] = (
     (_quiz("The Matrix", "new", "exciting", "Action"), "The Matrix"),
     (_quiz("Casablanca", "classic", "romantic", "Drama"), "Casablanca"),
     (_quiz("Spirited Away", "new", "whimsical", "Animation"), "Spirited Away"),
@@ -98,7 +99,7 @@ class CalibrationReport:
 async def run_calibration(
     pool: asyncpg.Pool,
     embedder: Embedder,
-    quizzes: Sequence[tuple[QuizAnswers, str]] = CALIBRATION_QUIZZES,
+    quizzes: Sequence[tuple[QuizPerson, str]] = CALIBRATION_QUIZZES,
     top_n: int = 5,
 ) -> CalibrationReport:
     """Embeds each quiz, searches the catalog and records the top results with their similarity."""

@@ -23,11 +23,12 @@ from popchoice_common.errors import PermanentError
 from popchoice_common.events import Event, MovieSeedRequested, RecommendationCompleted
 from popchoice_common.llm import FilmForPitch, LLMClient
 from popchoice_common.logs import get_logger
-from popchoice_common.quiz import QuizAnswers, QuizPerson, quiz_embedding_text
+from popchoice_common.quiz import QuizPerson
 from popchoice_common.recommendation import repository
 from popchoice_common.recommendation import repository as movies_repository
 from popchoice_common.recommendation.calibration import calibration_for
 from popchoice_common.recommendation.progress import StageWriter
+from popchoice_common.recommendation.quiz_text import quiz_embedding_text
 from popchoice_common.recommendation.ranking import (
     Candidate,
     apply_memory,
@@ -55,13 +56,13 @@ class RecommendationInput:
     """What a run needs of its recommendation: the answers, who asked and in which locale. The job
     carries it (recommendation.requested); without it the run reads the stored recommendation."""
 
-    people: list[QuizAnswers]
+    people: list[QuizPerson]
     user_id: uuid.UUID | None
     locale: str
 
     @classmethod
     def of(cls, quiz: Sequence[QuizPerson], user_id: uuid.UUID | None, locale: str) -> RecommendationInput:
-        return cls([person.answers() for person in quiz], user_id, locale)
+        return cls(list(quiz), user_id, locale)
 
 
 class RecommendationNotFound(PermanentError):
@@ -70,9 +71,9 @@ class RecommendationNotFound(PermanentError):
         super().__init__(f"recommendation {recommendation_id} does not exist")
 
 
-def people_from_quiz(quiz_data: object) -> list[QuizAnswers]:
+def people_from_quiz(quiz_data: object) -> list[QuizPerson]:
     """The stored quiz as answers (quiz_data holds a list of people)."""
-    return [person.answers() for person in msgspec.convert(quiz_data, type=list[QuizPerson])]
+    return msgspec.convert(quiz_data, type=list[QuizPerson])
 
 
 class RecommendationPipeline:
@@ -129,7 +130,7 @@ class RecommendationPipeline:
             for match in matches
         ]
 
-    async def _tmdb(self, people: Sequence[QuizAnswers], query: np.ndarray, page: int, locale: str) -> list[Candidate]:
+    async def _tmdb(self, people: Sequence[QuizPerson], query: np.ndarray, page: int, locale: str) -> list[Candidate]:
         """TMDB discover results for the quiz, scored against the quiz embedding like catalog films."""
         if self.tmdb is None:
             return []
@@ -276,7 +277,7 @@ class RecommendationPipeline:
         )
 
     def _filter(
-        self, candidates: Sequence[Candidate], people: Sequence[QuizAnswers], memory: UserMemory, shown: set[str]
+        self, candidates: Sequence[Candidate], people: Sequence[QuizPerson], memory: UserMemory, shown: set[str]
     ) -> list[Candidate]:
         return apply_memory(
             candidates,

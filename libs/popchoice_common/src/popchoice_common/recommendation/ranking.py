@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from popchoice_common.catalog.identity import movie_key, normalize_title
-from popchoice_common.quiz import QuizAnswers
+from popchoice_common.quiz import QuizPerson
 from popchoice_common.recommendation.constraints import (
     PersonConstraints,
     QuizConstraints,
@@ -77,7 +77,7 @@ def _mood_key(label: str) -> str:
     return re.sub(r"[^a-z-]", "", label.strip().lower().replace("science fiction", "sci-fi").replace(" ", "-"))
 
 
-def discover_params(people: Sequence[QuizAnswers], today: dt.date) -> dict[str, str | int | bool]:
+def discover_params(people: Sequence[QuizPerson], today: dt.date) -> dict[str, str | int | bool]:
     """TMDB discover/movie filters for the quiz: moods → genres (OR), era → release dates, tone → order."""
     genres = sorted(
         {
@@ -103,7 +103,7 @@ def discover_params(people: Sequence[QuizAnswers], today: dt.date) -> dict[str, 
     return params
 
 
-def quiz_title_keys(people: Sequence[QuizAnswers]) -> set[str]:
+def quiz_title_keys(people: Sequence[QuizPerson]) -> set[str]:
     """Normalised titles of the films named in the quiz (never recommended back)."""
     return {normalize_title(person.favorite_movie) for person in people if person.favorite_movie.strip()}
 
