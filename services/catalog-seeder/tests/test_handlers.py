@@ -70,6 +70,19 @@ async def test_each_stream_labels_the_rows_it_seeds(resources, key_prefix, fake_
     ]
 
 
+async def test_a_film_asked_for_by_both_streams_is_two_jobs_and_one_row(resources, key_prefix, fake_tmdb):
+    """The two seed events do not swallow each other (their job ids differ); seeding is idempotent, so the
+    film is stored once, labelled by whichever job ran first."""
+    fake_tmdb.state.add(make_movie(3, "Both"))
+    discovery = await resources.publisher.publish(SeedMovieRequested.for_movie(3))
+    jit = await resources.publisher.publish(MovieSeedRequested.for_movie(3))
+    assert discovery.enqueued and jit.enqueued
+    assert SeedMovieRequested.for_movie(3).job_id != MovieSeedRequested.for_movie(3).job_id
+    assert not (await resources.publisher.publish(MovieSeedRequested.for_movie(3))).enqueued
+    await drain(resources, key_prefix)
+    assert await resources.pool.fetchval("SELECT count(*) FROM movies WHERE tmdb_id = 3") == 1
+
+
 async def test_a_jit_seed_links_the_curated_film_and_its_memory_follows(
     resources, key_prefix, fake_tmdb, hash_embedder, movies_file
 ):

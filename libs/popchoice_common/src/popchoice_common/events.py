@@ -77,7 +77,14 @@ class MorePicksRequested(Event, frozen=True, kw_only=True, tag=MORE_PICKS_REQUES
 
 
 class MovieSeedRequested(Event, frozen=True, kw_only=True, tag=MOVIE_SEED_REQUESTED):
-    """A TMDB film was recommended and should join the catalog (just-in-time seeding)."""
+    """A TMDB film was recommended and should join the catalog (just-in-time seeding).
+
+    It differs from catalog.seed-movie in what it stands for, not in its fields: the row it adds is
+    labelled ``recommendation`` (it skipped discovery's quality filter), and it has a stream of its
+    own so a person's picks never wait behind a discovery backlog. Its job id ``jit-seed:<id>:<lang>``
+    dedupes JIT seeds of one film; it does not dedupe against catalog.seed-movie (job state lives
+    with each stream), and the seeding itself is idempotent, so a film asked for by both gets one row.
+    """
 
     stream: ClassVar[str] = MOVIE_SEED_REQUESTED
     tmdb_id: int
@@ -85,7 +92,7 @@ class MovieSeedRequested(Event, frozen=True, kw_only=True, tag=MOVIE_SEED_REQUES
 
     @classmethod
     def for_movie(cls, tmdb_id: int, language: str = "en-US") -> MovieSeedRequested:
-        return cls(job_id=f"tmdb-seed:{tmdb_id}:{language}", tmdb_id=tmdb_id, language=language)
+        return cls(job_id=f"jit-seed:{tmdb_id}:{language}", tmdb_id=tmdb_id, language=language)
 
 
 class DiscoverPageRequested(Event, frozen=True, kw_only=True, tag=CATALOG_DISCOVER_PAGE):
@@ -114,7 +121,8 @@ class DiscoverPageRequested(Event, frozen=True, kw_only=True, tag=CATALOG_DISCOV
 
 
 class SeedMovieRequested(Event, frozen=True, kw_only=True, tag=CATALOG_SEED_MOVIE):
-    """Insert one TMDB film into the catalog with its metadata and embedding."""
+    """Insert one TMDB film that discovery chose into the catalog with its metadata and embedding
+    (the row is labelled ``discovery``). Job id ``tmdb-seed:<id>:<lang>``."""
 
     stream: ClassVar[str] = CATALOG_SEED_MOVIE
     tmdb_id: int
