@@ -313,7 +313,9 @@ class RecommendationPipeline:
             if row is None:
                 raise RecommendationNotFound(recommendation_id)
             shown = await repository.shown_movie_keys(connection, recommendation_id)
-            if row["more_picks_status"] == "completed" and await _batch_stored(connection, recommendation_id, batch):
+            if row["more_picks_status"] == "completed" and await repository.batch_stored(
+                connection, recommendation_id, batch
+            ):
                 return
             await repository.set_more_picks_status(connection, recommendation_id, "processing")
         people = people_from_quiz(msgspec.json.decode(row["quiz_data"]))
@@ -340,16 +342,6 @@ class RecommendationPipeline:
                 await repository.fail_recommendation(
                     connection, recommendation_id, "We could not finish these picks. Please try again."
                 )
-
-
-async def _batch_stored(connection: asyncpg.Connection, recommendation_id: uuid.UUID, batch: int) -> bool:
-    return bool(
-        await connection.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM recommendation_movies WHERE recommendation_id = $1 AND batch = $2)",
-            recommendation_id,
-            batch,
-        )
-    )
 
 
 def _summary_text(movie: MovieSummary) -> str:

@@ -220,6 +220,17 @@ async def set_more_picks_status(connection: asyncpg.Connection, recommendation_i
     )
 
 
+async def batch_stored(connection: asyncpg.Connection, recommendation_id: uuid.UUID, batch: int) -> bool:
+    """Whether batch n of the recommendation's picks is stored."""
+    return bool(
+        await connection.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM recommendation_movies WHERE recommendation_id = $1 AND batch = $2)",
+            recommendation_id,
+            batch,
+        )
+    )
+
+
 async def shown_movie_keys(connection: asyncpg.Connection, recommendation_id: uuid.UUID) -> set[str]:
     rows = await connection.fetch(
         "SELECT movie_key FROM recommendation_movies WHERE recommendation_id = $1", recommendation_id
