@@ -15,7 +15,7 @@ from popchoice_common.settings import PopChoiceSettings
 from popchoice_common.testing.provision import with_database
 
 ROOT = Path(__file__).resolve().parents[1]
-WORDS = (
+WORDS = (  # noqa: SIM905 - a word list reads best as one string
     "heist detective storm train love war family secret city space robot ghost island journey revenge "
     "comedy wedding music dream memory island desert ocean kingdom village soldier teacher artist "
     "chef thief spy queen brothers sisters summer winter night road friendship betrayal mystery"

@@ -27,16 +27,16 @@ import aiohttp
 import redis.asyncio as redis
 import uvloop
 
-from popchoice_catalog_seeder.seed import seed_movies_file
+from popchoice_catalog_seeder.service import seed_movies_file
 from popchoice_common.db.pool import create_pool
 from popchoice_common.embedders import HashEmbedder
 from popchoice_common.settings import PopChoiceSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from support import ROOT, fresh_database, generate_movies_file  # noqa: E402 - bench/support.py
+from support import ROOT, fresh_database, generate_movies_file  # bench/support.py
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lean_http import Connection  # noqa: E402 - bench/recommend/lean_http.py
+from lean_http import Connection  # bench/recommend/lean_http.py
 
 CPU_PER_RECOMMENDATION: dict[str, float] = {}
 CPU_PROBE_MS: list[float] = []  # before and after the measured run
@@ -44,7 +44,7 @@ API_KEY = f"bench-{uuid.uuid4().hex}"
 AUTH_HEADERS = {"X-API-Key": API_KEY}
 JSON_HEADERS = {**AUTH_HEADERS, "Content-Type": "application/json"}
 MOODS = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "Documentary"]
-WORDS = "heist storm train love war family secret city space robot ghost island journey revenge".split()
+WORDS = "heist storm train love war family secret city space robot ghost island journey revenge".split()  # noqa: SIM905 - a word list reads best as one string
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -16,12 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from popchoice_catalog_seeder.seed import seed_movies_file
+from popchoice_catalog_seeder.service import seed_movies_file
 from popchoice_common.db.pool import create_pool
 from popchoice_common.embedders import Embedder, HashEmbedder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from support import ROOT, fresh_database, generate_movies_file  # noqa: E402 - bench/support.py
+from support import ROOT, fresh_database, generate_movies_file  # bench/support.py
 
 
 async def run_scenario(name: str, embedder: Embedder, count: int) -> dict[str, object]:

@@ -28,7 +28,7 @@ from popchoice_common.streams import Publisher, StreamKeys
 from popchoice_common.testing.fake_tmdb import API_KEY, FakeTMDBServer, make_movie
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from support import ROOT, fresh_database  # noqa: E402 - bench/support.py
+from support import ROOT, fresh_database  # bench/support.py
 
 SOURCES = ("now_playing", "upcoming", "top_rated", "popular")
 OVERVIEW = "A film made up for the budget benchmark, with an overview long enough to pass the quality bar."

@@ -24,7 +24,7 @@ import numpy as np
 from popchoice_common.db.pool import create_pool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from support import ROOT, fresh_database  # noqa: E402 - bench/support.py
+from support import ROOT, fresh_database  # bench/support.py
 
 
 def clustered(rng: np.random.Generator, count: int, dimensions: int, clusters: int) -> np.ndarray:

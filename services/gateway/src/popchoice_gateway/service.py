@@ -186,7 +186,7 @@ class RecommendationService:
         assert self.pipeline is not None
         try:
             await self.pipeline.run(recommendation_id, given)
-        except Exception:  # noqa: BLE001 - an inline run has no retry: record the failure for the person
+        except Exception:  # an inline run has no retry: record the failure for the person
             log.exception("inline_recommendation_failed", recommendation_id=str(recommendation_id))
             await self.pipeline.fail(recommendation_id)
 
@@ -194,7 +194,7 @@ class RecommendationService:
         assert self.pipeline is not None
         try:
             await self.pipeline.more_picks(recommendation_id, batch)
-        except Exception:  # noqa: BLE001 - as above
+        except Exception:  # as above
             log.exception("inline_more_picks_failed", recommendation_id=str(recommendation_id))
             await self.pipeline.fail(recommendation_id, more_picks=True)
 

@@ -25,7 +25,7 @@ def _fold(text: str) -> str:
 
 # Words too common to say anything about a film.
 _STOPWORDS = frozenset(
-    "a an and are as at be but by for from has he her his in into is it its of on or she that the their "
+    "a an and are as at be but by for from has he her his in into is it its of on or she that the their "  # noqa: SIM905 - a word list reads best as one string
     "they this to was with who whom when where while".split()
 )
 

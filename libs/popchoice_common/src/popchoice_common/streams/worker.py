@@ -309,7 +309,7 @@ class Worker:
             except (RedisError, OSError) as exc:
                 log.warning("stream_read_failed", stream=sub.stream, error=_describe(exc))
                 await self._sleep(1.0)
-            except Exception:  # noqa: BLE001 - the reader must outlive any one bad reply
+            except Exception:  # the reader must outlive any one bad reply
                 log.exception("stream_read_crashed", stream=sub.stream)
                 await self._sleep(1.0)
 
@@ -577,7 +577,7 @@ class Worker:
                 await action()
             except (RedisError, OSError) as exc:
                 log.warning("stream_maintenance_failed", task=name, error=_describe(exc))
-            except Exception:  # noqa: BLE001 - a maintenance loop must outlive any one failure
+            except Exception:  # a maintenance loop must outlive any one failure
                 log.exception("stream_maintenance_crashed", task=name)
             await self._sleep(seconds)
 
