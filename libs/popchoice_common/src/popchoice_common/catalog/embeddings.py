@@ -7,7 +7,6 @@ import hashlib
 import asyncpg
 
 from popchoice_common.catalog import repository as catalog_repository
-from popchoice_common.catalog.movie_text import movie_embedding_text
 from popchoice_common.embedders import Embedder
 
 
@@ -22,17 +21,9 @@ async def refresh_movie_embedding(pool: asyncpg.Pool, embedder: Embedder, movie_
         row = await catalog_repository.embedding_inputs(connection, movie_id)
     if row is None:
         return False
-    text = movie_embedding_text(
-        name=row["name"],
-        year=row["year"],
-        age_rating=row["age_rating"],
-        duration=row["duration"],
-        score_rating=row["score_rating"],
-        description=row["description"],
-        genres=row["genres"],
-    )
+    text = row.embedding_text
     digest = text_hash(text)
-    if row["embedding_text_hash"] == digest and row["embedding_model"] == embedder.model_id:
+    if row.embedding_text_hash == digest and row.embedding_model == embedder.model_id:
         return False
     embedding = await embedder.embed_one(text)
     async with pool.acquire() as connection:

@@ -1,4 +1,5 @@
-"""Films as the catalog stores them: a curated film from the movies file, a TMDB film (pure: no I/O)."""
+"""Films as the catalog stores them: a curated film from the movies file, a TMDB film, and the rows the
+catalog repository returns (pure: no I/O)."""
 
 from __future__ import annotations
 
@@ -79,6 +80,34 @@ class TMDBMovieRecord:
             score_rating=self.score_rating,
             description=self.description,
             genres=[name for _, name in self.genres],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingInputs:
+    """What a stored row's embedding text is built from, with the facts of its current embedding."""
+
+    name: str
+    year: int | None
+    age_rating: str | None
+    duration: int
+    score_rating: Decimal | None
+    description: str
+    #: Genre names, sorted.
+    genres: tuple[str, ...]
+    embedding_model: str | None
+    embedding_text_hash: str | None
+
+    @property
+    def embedding_text(self) -> str:
+        return movie_embedding_text(
+            name=self.name,
+            year=self.year,
+            age_rating=self.age_rating,
+            duration=self.duration,
+            score_rating=self.score_rating,
+            description=self.description,
+            genres=self.genres,
         )
 
 

@@ -12,7 +12,7 @@ import asyncpg
 import numpy as np
 
 from popchoice_common.catalog.genres import GENRE_IDS
-from popchoice_common.catalog.records import CuratedMovie, TMDBMovieRecord
+from popchoice_common.catalog.records import CuratedMovie, EmbeddingInputs, TMDBMovieRecord
 from popchoice_common.catalog.sources import MATCH_SOURCE_OF, MovieSource
 
 
@@ -213,9 +213,9 @@ async def replace_movie_credits(connection: asyncpg.Connection, movie_id: int, r
     )
 
 
-async def embedding_inputs(connection: asyncpg.Connection, movie_id: int) -> asyncpg.Record | None:
+async def embedding_inputs(connection: asyncpg.Connection, movie_id: int) -> EmbeddingInputs | None:
     """What a row's embedding text is built from, with its genre names and current embedding facts."""
-    row: asyncpg.Record | None = await connection.fetchrow(
+    row = await connection.fetchrow(
         """
         SELECT m.name, m.year, m.age_rating, m.duration, m.score_rating, m.description, m.embedding_model,
                m.embedding_text_hash,
@@ -228,7 +228,19 @@ async def embedding_inputs(connection: asyncpg.Connection, movie_id: int) -> asy
         """,
         movie_id,
     )
-    return row
+    if row is None:
+        return None
+    return EmbeddingInputs(
+        name=row["name"],
+        year=row["year"],
+        age_rating=row["age_rating"],
+        duration=row["duration"],
+        score_rating=row["score_rating"],
+        description=row["description"],
+        genres=tuple(row["genres"]),
+        embedding_model=row["embedding_model"],
+        embedding_text_hash=row["embedding_text_hash"],
+    )
 
 
 async def set_embedding(
