@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 
 
+@dataclass(frozen=True, slots=True)
+class BackfillMovie:
+    """A catalog row as the backfill sees it (duration 0: runtime unknown; tmdb_id None: not matched yet)."""
+
+    id: int
+    name: str
+    year: int | None
+    duration: int
+    tmdb_id: int | None
+
+
+def _backfill_movie(row: asyncpg.Record) -> BackfillMovie:
+    return BackfillMovie(
+        id=row["id"], name=row["name"], year=row["year"], duration=row["duration"], tmdb_id=row["tmdb_id"]
+    )
+
+
 async def select_candidates(
     connection: asyncpg.Connection, *, stale_days: int, after_id: int, limit: int
-) -> list[asyncpg.Record]:
+) -> list[BackfillMovie]:
     """Rows lacking a TMDB id, runtime or poster, or with stale metadata — not checked recently, not under review."""
-    rows: list[asyncpg.Record] = await connection.fetch(
+    rows = await connection.fetch(
         """
         SELECT m.id, m.name, m.year, m.duration, m.tmdb_id
         FROM movies m
@@ -30,14 +48,12 @@ async def select_candidates(
         limit,
         after_id,
     )
-    return rows
+    return [_backfill_movie(row) for row in rows]
 
 
-async def movie_for_backfill(connection: asyncpg.Connection, movie_id: int) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await connection.fetchrow(
-        "SELECT id, name, year, duration, tmdb_id FROM movies WHERE id = $1", movie_id
-    )
-    return row
+async def movie_for_backfill(connection: asyncpg.Connection, movie_id: int) -> BackfillMovie | None:
+    row = await connection.fetchrow("SELECT id, name, year, duration, tmdb_id FROM movies WHERE id = $1", movie_id)
+    return _backfill_movie(row) if row is not None else None
 
 
 async def mark_checked(connection: asyncpg.Connection, movie_id: int, note: str) -> None:

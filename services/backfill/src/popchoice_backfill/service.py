@@ -86,9 +86,9 @@ class Backfiller:
             row = await repository.movie_for_backfill(connection, movie_id)
         if row is None:
             return BackfillOutcome(movie_id, "missing", "the movie no longer exists")
-        name, year, duration = row["name"], row["year"], row["duration"]
-        if row["tmdb_id"] is not None:
-            return await self._apply(movie_id, row["tmdb_id"], duration, None, "refreshed")
+        name, year, duration = row.name, row.year, row.duration
+        if row.tmdb_id is not None:
+            return await self._apply(movie_id, row.tmdb_id, duration, None, "refreshed")
         decision = decide(name, year, await self._search(name, year))
         if decision.kind == "no_match":
             return await self._finish(movie_id, "no_match", decision.reason)
@@ -110,7 +110,7 @@ class Backfiller:
                 name_row = await repository.movie_for_backfill(connection, movie_id)
             assert name_row is not None
             reason = f"runtime {duration} min here, {details.runtime} min on TMDB {tmdb_id}"
-            await self._review(movie_id, name_row["name"], name_row["year"], "runtime_mismatch", decision, reason)
+            await self._review(movie_id, name_row.name, name_row.year, "runtime_mismatch", decision, reason)
             return await self._finish(movie_id, "runtime_mismatch", reason)
         if self.settings.dry_run:
             return await self._finish(movie_id, f"would_{'apply' if result == 'applied' else 'refresh'}", str(tmdb_id))
@@ -162,8 +162,8 @@ async def candidate_ids(pool: asyncpg.Pool, settings: BackfillSettings) -> list[
             )
         if not rows:
             break
-        ids += [row["id"] for row in rows]
-        last = rows[-1]["id"]
+        ids += [row.id for row in rows]
+        last = rows[-1].id
     return ids[: settings.max_movies] if settings.max_movies else ids
 
 
