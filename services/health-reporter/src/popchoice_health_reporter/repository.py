@@ -23,6 +23,7 @@ async def snapshot_time(connection: asyncpg.Connection) -> datetime:
 async def catalog_summary(connection: asyncpg.Connection) -> CatalogSummary:
     """How many movies there are, how many carry an embedding and by which model, and where they came from."""
     total: int = await connection.fetchval("SELECT count(*) FROM movies")
+    # Counts stay dicts: their keys (sources, model names) are data, not columns.
     by_source: dict[str, int] = dict.fromkeys(MOVIE_SOURCES, 0)
     for row in await connection.fetch("SELECT source, count(*) AS movies FROM movies GROUP BY source ORDER BY source"):
         by_source[row["source"]] = row["movies"]
