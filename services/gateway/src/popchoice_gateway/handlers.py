@@ -200,12 +200,12 @@ async def recommendation_events(
     watch = gateway.progress.open_watch(watched) if watched is not None else None
     async with gateway.pool.acquire() as connection:
         first = await repository.get_recommendation(connection, id_or_slug)
-    if first is None or not _visible(first["user_id"], id_or_slug, first["slug"], who):
+    if first is None or not _visible(first.user_id, id_or_slug, first.slug, who):
         if watch is not None and watched is not None:
             gateway.progress.unwatch(watched, watch)
         raise HTTPException(status_code=404, detail="No such recommendation.")
-    recommendation_id = str(first["id"])
-    current: tuple[str, str] | None = (first["status"], first["stage"])
+    recommendation_id = str(first.id)
+    current: tuple[str, str] | None = (first.status, first.stage)
     if watch is None:
         watch, current = gateway.progress.open_watch(recommendation_id), None
     return _event_stream(gateway, recommendation_id, watch, current)

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from popchoice_common.recommendation.records import Stage, Status
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -23,19 +25,6 @@ def _printable(value: str) -> str:
 
 
 Trimmed = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_printable)]
-Status = Literal["pending", "processing", "completed", "failed"]
-Stage = Literal[
-    "queued",
-    "preparing",
-    "embedding",
-    "local-search",
-    "tmdb-search",
-    "ai-ranking",
-    "posters",
-    "descriptions",
-    "complete",
-    "failed",
-]
 
 
 class QuizPersonIn(BaseModel):
@@ -97,7 +86,7 @@ class RecommendationOut(BaseModel):
     similarMovies: list[SimilarMovie]
     usedBroaderSearch: bool
     dbMovieCount: int
-    morePicksStatus: Literal["pending", "processing", "completed", "failed"] | None
+    morePicksStatus: Status | None
     error: str | None
 
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -19,6 +19,7 @@ from popchoice_common.quiz import QuizPerson
 from popchoice_common.recommendation import repository
 from popchoice_common.recommendation.pipeline import RecommendationInput, RecommendationPipeline
 from popchoice_common.recommendation.ranking import match_percent
+from popchoice_common.recommendation.records import RecommendationRow, StoredPick
 from popchoice_common.streams import Publisher
 from popchoice_gateway.progress import ProgressListener, ProgressWatch
 from popchoice_gateway.schemas import MovieDetails, QuizPersonIn, RecommendationOut, SimilarMovie
@@ -67,51 +68,51 @@ def _float(value: Any) -> float | None:
     return float(value) if value is not None else None
 
 
-def build_response(row: asyncpg.Record, movies: Sequence[Mapping[str, Any]], ceiling: float) -> RecommendationOut:
+def build_response(row: RecommendationRow, movies: Sequence[StoredPick], ceiling: float) -> RecommendationOut:
     """The API object of a recommendation: the main pick on top, every other pick in similarMovies."""
-    main = next((movie for movie in movies if movie["is_main_recommendation"]), None)
+    main = next((movie for movie in movies if movie.is_main_recommendation), None)
     similar = [
         SimilarMovie(
-            id=movie["movie_id"],
-            name=movie["name"],
-            year=movie["year"],
-            similarity=movie["similarity"],
-            match=match_percent(movie["similarity"], ceiling),
-            age_rating=movie["age_rating"],
-            duration=movie["duration"],
-            score_rating=_float(movie["score_rating"]),
-            posterURL=movie["poster_url"],
-            aiDescription=movie["ai_description"],
-            localizedName=movie["localized_name"],
-            isMainRecommendation=movie["is_main_recommendation"],
-            fromTMDB=movie["from_tmdb"],
-            movieKey=movie["movie_key"],
+            id=movie.movie_id,
+            name=movie.name,
+            year=movie.year,
+            similarity=movie.similarity,
+            match=match_percent(movie.similarity, ceiling),
+            age_rating=movie.age_rating,
+            duration=movie.duration,
+            score_rating=_float(movie.score_rating),
+            posterURL=movie.poster_url,
+            aiDescription=movie.ai_description,
+            localizedName=movie.localized_name,
+            isMainRecommendation=movie.is_main_recommendation,
+            fromTMDB=movie.from_tmdb,
+            movieKey=movie.movie_key,
         )
         for movie in movies
         if movie is not main
     ]
     return RecommendationOut(
-        id=row["id"],
-        slug=row["slug"],
-        status=row["status"],
-        stage=row["stage"],
-        title=main["name"] if main else None,
-        description=main["ai_description"] if main else None,
-        posterURL=main["poster_url"] if main else None,
+        id=row.id,
+        slug=row.slug,
+        status=row.status,
+        stage=row.stage,
+        title=main.name if main else None,
+        description=main.ai_description if main else None,
+        posterURL=main.poster_url if main else None,
         movieDetails=MovieDetails(
-            year=main["year"],
-            age_rating=main["age_rating"],
-            duration=main["duration"],
-            score_rating=_float(main["score_rating"]),
-            similarity=main["similarity"],
+            year=main.year,
+            age_rating=main.age_rating,
+            duration=main.duration,
+            score_rating=_float(main.score_rating),
+            similarity=main.similarity,
         )
         if main
         else None,
         similarMovies=similar,
-        usedBroaderSearch=row["used_broader_search"],
-        dbMovieCount=row["db_movie_count"],
-        morePicksStatus=row["more_picks_status"],
-        error=row["error"],
+        usedBroaderSearch=row.used_broader_search,
+        dbMovieCount=row.db_movie_count,
+        morePicksStatus=row.more_picks_status,
+        error=row.error,
     )
 
 
@@ -124,7 +125,7 @@ async def load_response_with_owner(
     if found is None:
         raise NotFound(id_or_slug)
     row, movies = found
-    return build_response(row, movies, ceiling), row["user_id"]
+    return build_response(row, movies, ceiling), row.user_id
 
 
 async def load_response(pool: asyncpg.Pool, id_or_slug: str, ceiling: float) -> RecommendationOut:
@@ -204,15 +205,15 @@ class RecommendationService:
             row = await repository.get_recommendation(connection, id_or_slug)
             if row is None:
                 raise NotFound(id_or_slug)
-            batch = await repository.claim_more_picks(connection, row["id"])
+            batch = await repository.claim_more_picks(connection, row.id)
         if batch is None:
             reason = (
                 "More picks are already being prepared."
-                if row["status"] == "completed"
+                if row.status == "completed"
                 else "The recommendation is not completed yet."
             )
             raise MorePicksConflict(reason)
-        recommendation_id = row["id"]
+        recommendation_id = row.id
         if self.publisher is None:
             self._run_inline(self._inline_more_picks(recommendation_id, batch))
             return recommendation_id, batch
@@ -256,7 +257,7 @@ async def recommendation_events_of(
             async with gateway.pool.acquire() as connection:
                 row = await repository.get_recommendation(connection, recommendation_id)
             assert row is not None
-            current = (row["status"], row["stage"])
+            current = (row.status, row.stage)
         status, stage = current
         last: tuple[str, str] | None = None
         loop = asyncio.get_running_loop()
@@ -281,7 +282,7 @@ async def recommendation_events_of(
                 async with gateway.pool.acquire() as connection:
                     row = await repository.get_recommendation(connection, recommendation_id)
                 assert row is not None
-                status, stage = row["status"], row["stage"]
+                status, stage = row.status, row.stage
                 continue
             watch.changed.clear()
             if watch.status is not None and watch.stage is not None:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import asyncpg
-import msgspec
 import numpy as np
 
 from popchoice_common.catalog.movie_text import movie_embedding_text
@@ -37,7 +36,7 @@ from popchoice_common.recommendation.ranking import (
     merge_picks,
     quiz_title_keys,
 )
-from popchoice_common.recommendation.repository import StoredPick, UserMemory
+from popchoice_common.recommendation.records import StoredPick, UserMemory
 from popchoice_common.settings import PopChoiceSettings
 from popchoice_common.streams import Publisher
 from popchoice_common.tmdb import MovieSummary, TMDBClient, poster_url
@@ -69,11 +68,6 @@ class RecommendationNotFound(PermanentError):
     def __init__(self, recommendation_id: uuid.UUID) -> None:
         self.recommendation_id = recommendation_id
         super().__init__(f"recommendation {recommendation_id} does not exist")
-
-
-def people_from_quiz(quiz_data: object) -> list[QuizPerson]:
-    """The stored quiz as answers (quiz_data holds a list of people)."""
-    return msgspec.convert(quiz_data, type=list[QuizPerson])
 
 
 class RecommendationPipeline:
@@ -199,9 +193,7 @@ class RecommendationPipeline:
                 if await repository.get_recommendation(connection, str(recommendation_id)) is None:
                     raise RecommendationNotFound(recommendation_id)
                 return None
-        return RecommendationInput(
-            people_from_quiz(msgspec.json.decode(row["quiz_data"])), row["user_id"], row["locale"]
-        )
+        return RecommendationInput(row.quiz(), row.user_id, row.locale)
 
     async def run(
         self,
@@ -313,20 +305,20 @@ class RecommendationPipeline:
             if row is None:
                 raise RecommendationNotFound(recommendation_id)
             shown = await repository.shown_movie_keys(connection, recommendation_id)
-            if row["more_picks_status"] == "completed" and await repository.batch_stored(
+            if row.more_picks_status == "completed" and await repository.batch_stored(
                 connection, recommendation_id, batch
             ):
                 return
             await repository.set_more_picks_status(connection, recommendation_id, "processing")
-        people = people_from_quiz(msgspec.json.decode(row["quiz_data"]))
-        memory = await self._memory(row["user_id"])
+        people = row.quiz()
+        memory = await self._memory(row.user_id)
         quiz_text = quiz_embedding_text(people)
         query = await self.embedder.embed_one(quiz_text)
         wanted = self.settings.max_total_movies
         local = self._filter(await self._local(query, len(shown) + 3 * wanted), people, memory, shown)
-        tmdb = self._filter(await self._tmdb(people, query, batch + 1, row["locale"]), people, memory, shown)
+        tmdb = self._filter(await self._tmdb(people, query, batch + 1, row.locale), people, memory, shown)
         picks = merge_picks([tmdb, local], wanted)
-        descriptions = await self._describe(quiz_text, picks, row["locale"])
+        descriptions = await self._describe(quiz_text, picks, row.locale)
         async with self.pool.acquire() as connection:
             await repository.store_batch(
                 connection, recommendation_id, self._stored(picks, descriptions, batch), complete=None

@@ -7,35 +7,22 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, TypeAlias
 
 import asyncpg
 import msgspec
 import numpy as np
 
+from popchoice_common.recommendation.records import (
+    RECOMMENDATION_COLUMNS,
+    MovieMatch,
+    RecommendationRow,
+    StoredPick,
+    UserMemory,
+)
+
 Executor: TypeAlias = asyncpg.Connection | asyncpg.Pool
-
-
-@dataclass(frozen=True, slots=True)
-class StoredPick:
-    batch: int
-    position: int
-    is_main_recommendation: bool
-    movie_key: str
-    movie_id: int | None
-    tmdb_id: int | None
-    name: str
-    year: int | None
-    similarity: float | None
-    from_tmdb: bool
-    ai_description: str | None
-    poster_url: str | None
-    localized_name: str | None
-    score_rating: Any
-    duration: int | None
-    age_rating: str | None
+_PICKS = msgspec.json.Decoder(list[StoredPick])
 
 
 async def create_recommendation(
@@ -68,23 +55,28 @@ def _lookup(id_or_slug: str) -> tuple[str, uuid.UUID | str]:
         return "slug", id_or_slug
 
 
-async def get_recommendation(connection: asyncpg.Connection, id_or_slug: str) -> asyncpg.Record | None:
+def _recommendation(row: asyncpg.Record | None) -> RecommendationRow | None:
+    return RecommendationRow(*row.values()) if row is not None else None
+
+
+async def get_recommendation(connection: asyncpg.Connection, id_or_slug: str) -> RecommendationRow | None:
     """By UUID or by slug."""
     column, value = _lookup(id_or_slug)
-    row: asyncpg.Record | None = await connection.fetchrow(f"SELECT * FROM recommendations WHERE {column} = $1", value)
-    return row
+    return _recommendation(
+        await connection.fetchrow(f"SELECT {RECOMMENDATION_COLUMNS} FROM recommendations WHERE {column} = $1", value)
+    )
 
 
 async def get_recommendation_with_movies(
     connection: asyncpg.Connection, id_or_slug: str
-) -> tuple[asyncpg.Record, list[dict[str, Any]]] | None:
+) -> tuple[RecommendationRow, list[StoredPick]] | None:
     """By UUID or by slug, with its picks (batch by batch, in order) in the same round trip."""
     column, value = _lookup(id_or_slug)
     row: asyncpg.Record | None = await connection.fetchrow(
         f"""
-        SELECT r.*, coalesce(
-            (SELECT json_agg(m ORDER BY m.batch, m.position) FROM recommendation_movies m
-             WHERE m.recommendation_id = r.id),
+        SELECT {RECOMMENDATION_COLUMNS}, coalesce(
+            (SELECT json_agg(json_build_object({_PICK_JSON_FIELDS}) ORDER BY m.batch, m.position)
+             FROM recommendation_movies m WHERE m.recommendation_id = r.id),
             '[]') AS movies
         FROM recommendations r WHERE r.{column} = $1
         """,
@@ -92,22 +84,25 @@ async def get_recommendation_with_movies(
     )
     if row is None:
         return None
-    movies: list[dict[str, Any]] = json.loads(row["movies"])
-    return row, movies
+    values = list(row.values())
+    return RecommendationRow(*values[:-1]), _PICKS.decode(values[-1])
 
 
 async def unfinished_recommendation(
     connection: asyncpg.Connection, recommendation_id: uuid.UUID
-) -> asyncpg.Record | None:
+) -> RecommendationRow | None:
     """The recommendation if it is still pending or processing (None: unknown, completed or failed).
 
     A read, not a claim: the run's stages (preparing first) are written as they last, and a
     redelivered job of a finished recommendation finds nothing to do.
     """
-    row: asyncpg.Record | None = await connection.fetchrow(
-        "SELECT * FROM recommendations WHERE id = $1 AND status IN ('pending', 'processing')", recommendation_id
+    return _recommendation(
+        await connection.fetchrow(
+            f"SELECT {RECOMMENDATION_COLUMNS} FROM recommendations"
+            " WHERE id = $1 AND status IN ('pending', 'processing')",
+            recommendation_id,
+        )
     )
-    return row
 
 
 async def set_stage(
@@ -122,15 +117,14 @@ async def set_stage(
     )
 
 
-_PICK_COLUMNS = (
-    "batch, position, is_main_recommendation, movie_key, movie_id, tmdb_id, name, year, similarity, from_tmdb,"
-    " ai_description, poster_url, localized_name, score_rating, duration, age_rating"
-)
+_PICK_COLUMNS = ", ".join(StoredPick.__struct_fields__)
+# Each pick read back as one JSON object with StoredPick's fields.
+_PICK_JSON_FIELDS = ", ".join(f"'{name}', m.{name}" for name in StoredPick.__struct_fields__)
 # The picks travel as one JSON array of StoredPick objects (one parameter to encode, not sixteen arrays).
 _PICK_RECORDS = (
     "jsonb_to_recordset($2::jsonb) AS p(batch int, position int, is_main_recommendation bool, movie_key text,"
     " movie_id bigint, tmdb_id int, name text, year int, similarity float8, from_tmdb bool, ai_description text,"
-    " poster_url text, localized_name text, score_rating numeric, duration int, age_rating text)"
+    " poster_url text, localized_name text, score_rating numeric, duration int, age_rating text, why text)"
 )
 _PICK_ENCODER = msgspec.json.Encoder(decimal_format="number")
 
@@ -238,18 +232,6 @@ async def shown_movie_keys(connection: asyncpg.Connection, recommendation_id: uu
     return {row["movie_key"] for row in rows}
 
 
-@dataclass(frozen=True, slots=True)
-class UserMemory:
-    """What a signed-in person told us: films to leave out and films that missed the mood."""
-
-    excluded_keys: frozenset[str]
-    wrong_mood_keys: frozenset[str]
-
-    @classmethod
-    def empty(cls) -> UserMemory:
-        return cls(frozenset(), frozenset())
-
-
 async def user_memory(connection: asyncpg.Connection, user_id: uuid.UUID, *, recent_days: int) -> UserMemory:
     """Watched, not interested, feedback that rules a film out, and films recommended recently."""
     rows = await connection.fetch(
@@ -273,21 +255,6 @@ async def user_memory(connection: asyncpg.Connection, user_id: uuid.UUID, *, rec
     excluded = frozenset(row["movie_key"] for row in rows if row["effect"] == "exclude")
     wrong_mood = frozenset(row["movie_key"] for row in rows if row["effect"] == "wrong_mood")
     return UserMemory(excluded, wrong_mood - excluded)
-
-
-@dataclass(frozen=True, slots=True)
-class MovieMatch:
-    id: int
-    name: str
-    year: int | None
-    age_rating: str | None
-    description: str
-    duration: int
-    score_rating: Decimal | None
-    similarity: float
-    tmdb_id: int | None = None
-    poster_url: str | None = None
-    localized_name: str | None = None
 
 
 async def match_movies(executor: Executor, embedding: np.ndarray, *, threshold: float, count: int) -> list[MovieMatch]:
