@@ -2,29 +2,15 @@ import asyncpg
 import numpy as np
 import pytest
 
-from popchoice_common.catalog.identity import normalize_title
 from popchoice_common.db.migrations import configure_embedding_model
 from popchoice_common.db.pool import create_pool
+from popchoice_common.testing import factories
 
 
 async def insert_movie(connection, name, year, embedding, model="hash-384", **fields):
-    columns = {
-        "name": name,
-        "normalized_name": normalize_title(name),
-        "year": year,
-        "embedding": embedding,
-        "embedding_model": model if embedding is not None else None,
-        "age_rating": "PG",
-        "duration": 100,
-        "score_rating": 7.5,
-        "description": f"About {name}.",
-        **fields,
-    }
-    names = ", ".join(columns)
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    return await connection.fetchval(
-        f"INSERT INTO movies ({names}) VALUES ({placeholders}) RETURNING id", *columns.values()
-    )
+    """A filled-in movie (PG, 100 minutes, rated 7.5, a description); fields override those."""
+    filled = {"age_rating": "PG", "duration": 100, "score_rating": 7.5, "description": f"About {name}.", **fields}
+    return await factories.insert_movie(connection, name, year, embedding=embedding, model=model, **filled)
 
 
 def unit(values):
@@ -246,24 +232,15 @@ async def test_applying_012_to_a_configured_database_keeps_its_ef_search(db_conn
     assert config == ["hnsw.ef_search=64", "enable_seqscan=off", "enable_sort=off"]
 
 
-async def _genre(connection, genre_id, name):
-    await connection.execute(
-        "INSERT INTO catalog_genres (tmdb_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING", genre_id, name
-    )
-
-
 async def test_match_movie_candidates_applies_hard_constraints_inside_the_search(db_conn):
     """A strict filter still returns match_count films: the index is read on past the films it removes."""
-    await _genre(db_conn, 27, "Horror")
-    await _genre(db_conn, 35, "Comedy")
     rng = np.random.default_rng(7)
     query = unit(basis(0) + 0.01)
     for index in range(60):
         # The 50 films nearest the query are horror; ten comedies lie further away.
         noise = rng.normal(scale=0.05 if index < 50 else 0.6, size=384)
         movie_id = await insert_movie(db_conn, f"Film {index}", 2000 + index % 20, unit(basis(0) + noise))
-        genre = 27 if index < 50 else 35
-        await db_conn.execute("INSERT INTO movie_genres (movie_id, genre_id) VALUES ($1, $2)", movie_id, genre)
+        await factories.link_genres(db_conn, movie_id, (27, "Horror") if index < 50 else (35, "Comedy"))
     rows = await db_conn.fetch("SELECT * FROM match_movie_candidates($1, '{}', 8, forbidden_genres => $2)", query, [27])
     assert len(rows) == 8
     assert all(row["genre_ids"] == [35] for row in rows)

@@ -8,54 +8,36 @@ import pytest
 
 from popchoice_common.catalog.identity import movie_key
 from popchoice_common.catalog.seeding import seed_tmdb_movie
+from popchoice_common.testing.factories import (
+    insert_feedback,
+    insert_interaction,
+    insert_movie,
+    insert_pick,
+    insert_recommendation,
+    insert_user,
+)
 from popchoice_common.testing.fake_tmdb import make_movie
 
 USER = uuid.UUID(int=7)
 LONG_AGO = datetime(2025, 3, 1, tzinfo=UTC)
 
 
-async def curated_film(pool, name, year):
+async def curated_film(executor, name, year):
     """A row of the curated seed: no TMDB id, normalized_name left to the database."""
-    return await pool.fetchval(
-        "INSERT INTO movies (name, year, description, duration, source) VALUES ($1, $2, 'Our own words.', 98,"
-        " 'curated_seed') RETURNING id",
-        name,
-        year,
-    )
+    return await insert_movie(executor, name, year, description="Our own words.", duration=98, source="curated_seed")
 
 
-async def remembered(pool, key, kind="not_interested", updated_at=LONG_AGO):
+async def remembered(executor, key, kind="not_interested", updated_at=LONG_AGO):
     """A person's memory of a film, its recommendation and feedback, all under one key."""
-    await pool.execute("INSERT INTO users (id, email) VALUES ($1, 'someone@example.test') ON CONFLICT DO NOTHING", USER)
-    recommendation = await pool.fetchval(
-        "INSERT INTO recommendations (slug, quiz_data, user_id) VALUES ($1, '[]', $2) RETURNING id",
-        uuid.uuid4().hex[:12],
-        USER,
-    )
-    await pool.execute(
-        "INSERT INTO recommendation_movies (recommendation_id, position, movie_key, name) VALUES ($1, 0, $2, 'x')",
-        recommendation,
-        key,
-    )
-    await pool.execute(
-        "INSERT INTO recommendation_feedback (recommendation_id, user_id, movie_key, kind)"
-        " VALUES ($1, $2, $3, 'too_obvious')",
-        recommendation,
-        USER,
-        key,
-    )
-    return await pool.fetchval(
-        "INSERT INTO user_movie_interactions (user_id, movie_key, movie_name, kind, updated_at)"
-        " VALUES ($1, $2, 'x', $3, $4) RETURNING id",
-        USER,
-        key,
-        kind,
-        updated_at,
-    )
+    await insert_user(executor, "someone@example.test", user_id=USER)
+    recommendation = await insert_recommendation(executor, user_id=USER)
+    await insert_pick(executor, recommendation, key)
+    await insert_feedback(executor, recommendation, key, "too_obvious", user_id=USER)
+    return await insert_interaction(executor, USER, key, kind, updated_at=updated_at)
 
 
-async def stored_keys(pool):
-    rows = await pool.fetch(
+async def stored_keys(executor):
+    rows = await executor.fetch(
         "SELECT movie_key FROM recommendation_movies UNION ALL SELECT movie_key FROM recommendation_feedback"
         " UNION ALL SELECT movie_key FROM user_movie_interactions"
     )
@@ -80,40 +62,35 @@ async def test_seeding_links_a_punctuation_variant_and_its_memory_follows(
     assert (row["source"], row["tmdb_match_source"]) == ("curated_seed", "recommendation")
 
 
-async def test_an_operators_link_moves_memory_and_keeps_the_most_recent_of_two(db_pool):
+async def test_an_operators_link_moves_memory_and_keeps_the_most_recent_of_two(db_conn):
     """Setting tmdb_id by hand rewrites the title key too; where the person already had a row under the
     TMDB key, the more recent of the two stays."""
-    movie_id = await curated_film(db_pool, "Leon", 1994)
-    older = await remembered(db_pool, movie_key(title="Leon", year=1994), "watched", LONG_AGO)
-    newer = await db_pool.fetchval(
-        "INSERT INTO user_movie_interactions (user_id, movie_key, movie_name, kind, updated_at)"
-        " VALUES ($1, 'tmdb:101', 'Léon: The Professional', 'liked', $2) RETURNING id",
-        USER,
-        LONG_AGO + timedelta(days=1),
+    movie_id = await curated_film(db_conn, "Leon", 1994)
+    older = await remembered(db_conn, movie_key(title="Leon", year=1994), "watched", LONG_AGO)
+    newer = await insert_interaction(
+        db_conn, USER, "tmdb:101", "liked", movie_name="Léon: The Professional", updated_at=LONG_AGO + timedelta(days=1)
     )
-    await db_pool.execute("UPDATE movies SET tmdb_id = 101, tmdb_match_source = 'manual' WHERE id = $1", movie_id)
-    rows = await db_pool.fetch("SELECT id, movie_key, kind FROM user_movie_interactions")
+    await db_conn.execute("UPDATE movies SET tmdb_id = 101, tmdb_match_source = 'manual' WHERE id = $1", movie_id)
+    rows = await db_conn.fetch("SELECT id, movie_key, kind FROM user_movie_interactions")
     assert [(row["id"], row["movie_key"], row["kind"]) for row in rows] == [(newer, "tmdb:101", "liked")]
     assert older != newer
-    assert await stored_keys(db_pool) == ["tmdb:101"] * 3
+    assert await stored_keys(db_conn) == ["tmdb:101"] * 3
 
 
-async def test_renaming_a_curated_film_moves_its_title_key(db_pool):
+async def test_renaming_a_curated_film_moves_its_title_key(db_conn):
     """A curated row renamed by an operator keeps its memory under its new title key."""
-    movie_id = await curated_film(db_pool, "Seven", 1995)
-    await remembered(db_pool, movie_key(title="Seven", year=1995))
-    await db_pool.execute("UPDATE movies SET name = 'Se7en' WHERE id = $1", movie_id)
-    assert await stored_keys(db_pool) == [movie_key(title="Se7en", year=1995)] * 3
+    movie_id = await curated_film(db_conn, "Seven", 1995)
+    await remembered(db_conn, movie_key(title="Seven", year=1995))
+    await db_conn.execute("UPDATE movies SET name = 'Se7en' WHERE id = $1", movie_id)
+    assert await stored_keys(db_conn) == [movie_key(title="Se7en", year=1995)] * 3
 
 
-async def test_a_refreshed_film_keeps_its_keys(db_pool):
+async def test_a_refreshed_film_keeps_its_keys(db_conn):
     """Updating a film that already has its TMDB id (a metadata refresh) rewrites nothing."""
-    movie_id = await db_pool.fetchval(
-        "INSERT INTO movies (name, year, tmdb_id) VALUES ('Heat', 1995, 949) RETURNING id"
-    )
-    await remembered(db_pool, movie_key(title="Heat", year=1995))
-    await db_pool.execute("UPDATE movies SET tmdb_id = 949, name = 'Heat (1995)' WHERE id = $1", movie_id)
-    assert await stored_keys(db_pool) == ["title:heat:1995"] * 3
+    movie_id = await insert_movie(db_conn, "Heat", 1995, tmdb_id=949)
+    await remembered(db_conn, movie_key(title="Heat", year=1995))
+    await db_conn.execute("UPDATE movies SET tmdb_id = 949, name = 'Heat (1995)' WHERE id = $1", movie_id)
+    assert await stored_keys(db_conn) == ["title:heat:1995"] * 3
 
 
 @pytest.mark.parametrize(

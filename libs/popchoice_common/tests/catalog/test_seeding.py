@@ -3,8 +3,8 @@ import asyncio
 import pytest
 
 from popchoice_common.catalog.embeddings import text_hash
-from popchoice_common.catalog.identity import normalize_title
 from popchoice_common.catalog.seeding import seed_tmdb_movie
+from popchoice_common.testing.factories import insert_movie
 from popchoice_common.testing.fake_tmdb import make_movie
 from popchoice_common.tmdb.errors import TMDBBadData, TMDBNotFound
 
@@ -64,13 +64,15 @@ async def test_seeding_twice_or_at_once_keeps_one_row(db_pool, fake_tmdb, tmdb_c
 
 async def test_a_curated_film_is_linked_not_duplicated(db_pool, fake_tmdb, tmdb_client, hash_embedder, seed_options):
     """A curated row with the same title and year gets the TMDB identity; its own text is kept, gaps filled."""
-    movie_id = await db_pool.fetchval(
-        "INSERT INTO movies (name, normalized_name, year, age_rating, description, duration, embedding,"
-        " embedding_model, embedding_text_hash)"
-        " VALUES ('The Matrix', $1, 1999, 'R', 'Our own words.', 0, $2, $3, 'old') RETURNING id",
-        normalize_title("The Matrix"),
-        await hash_embedder.embed_one("The Matrix"),
-        hash_embedder.model_id,
+    movie_id = await insert_movie(
+        db_pool,
+        "The Matrix",
+        1999,
+        embedding=await hash_embedder.embed_one("The Matrix"),
+        age_rating="R",
+        description="Our own words.",
+        duration=0,
+        embedding_text_hash="old",
     )
     fake_tmdb.state.add(make_movie(603, "The Matrix", **MATRIX))
     outcome = await seed_tmdb_movie(db_pool, tmdb_client, hash_embedder, 603, **seed_options)

@@ -12,6 +12,7 @@ from popchoice_common.quiz import QuizPerson
 from popchoice_common.recommendation import repository
 from popchoice_common.recommendation.pipeline import RecommendationInput, RecommendationPipeline
 from popchoice_common.settings import PopChoiceSettings
+from popchoice_common.testing.factories import insert_interaction, insert_movie, insert_user
 from popchoice_common.testing.fake_tmdb import make_movie
 
 USER = uuid.UUID(int=42)
@@ -21,34 +22,30 @@ OVERVIEW = "A lonely robot left to clean up an abandoned Earth falls in love and
 
 @pytest.fixture
 async def person(db_pool):
-    await db_pool.execute("INSERT INTO users (id, email) VALUES ($1, 'viewer@example.test')", USER)
-    return USER
+    return await insert_user(db_pool, "viewer@example.test", user_id=USER)
 
 
 async def curated_film(pool, embedder, name, year, description):
     text = movie_embedding_text(
         name=name, year=year, age_rating="G", duration=98, score_rating=None, description=description
     )
-    return await pool.fetchval(
-        "INSERT INTO movies (name, year, age_rating, description, duration, embedding, embedding_model, source)"
-        " VALUES ($1, $2, 'G', $3, 98, $4, $5, 'curated_seed') RETURNING id",
+    return await insert_movie(
+        pool,
         name,
         year,
-        description,
-        await embedder.embed_one(text),
-        embedder.model_id,
+        embedding=await embedder.embed_one(text),
+        model=embedder.model_id,
+        age_rating="G",
+        description=description,
+        duration=98,
+        source="curated_seed",
     )
 
 
 async def not_interested(pool, title, year):
     """The person said no to the film as the catalog showed it (keyed by its title, it had no TMDB id)."""
-    await pool.execute(
-        "INSERT INTO user_movie_interactions (user_id, movie_key, movie_name, movie_year, kind)"
-        " VALUES ($1, $2, $3, $4, 'not_interested')",
-        USER,
-        movie_key(title=title, year=year),
-        title,
-        year,
+    await insert_interaction(
+        pool, USER, movie_key(title=title, year=year), "not_interested", movie_name=title, movie_year=year
     )
 
 

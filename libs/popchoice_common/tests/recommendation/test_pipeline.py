@@ -6,13 +6,13 @@ import uuid
 
 import pytest
 
-from popchoice_common.catalog.identity import normalize_title
 from popchoice_common.catalog.movie_text import movie_embedding_text
 from popchoice_common.llm import LLMClient
 from popchoice_common.quiz import QuizPerson
 from popchoice_common.recommendation import repository
 from popchoice_common.recommendation.pipeline import RecommendationInput, RecommendationNotFound, RecommendationPipeline
 from popchoice_common.settings import PopChoiceSettings
+from popchoice_common.testing.factories import insert_movie, insert_recommendation
 from popchoice_common.testing.fake_openai import API_KEY as OPENAI_KEY
 
 FILMS = [
@@ -36,14 +36,8 @@ async def catalog(db_pool, hash_embedder):
         for name, year, text in FILMS
     ]
     vectors = await hash_embedder.embed(texts)
-    await db_pool.executemany(
-        "INSERT INTO movies (name, normalized_name, year, age_rating, description, duration, embedding,"
-        " embedding_model) VALUES ($1, $2, $3, 'R', $4, 120, $5, $6)",
-        [
-            (name, normalize_title(name), year, description, vector, hash_embedder.model_id)
-            for (name, year, description), vector in zip(FILMS, vectors, strict=True)
-        ],
-    )
+    for (name, year, description), vector in zip(FILMS, vectors, strict=True):
+        await insert_movie(db_pool, name, year, embedding=vector, age_rating="R", description=description, duration=120)
 
 
 @pytest.fixture
@@ -151,11 +145,11 @@ async def test_an_unknown_recommendation_is_a_permanent_error(pipeline):
         await pipeline.run(uuid.uuid4())
 
 
-async def test_stored_picks_keep_every_value_exactly(db_pool):
+async def test_stored_picks_keep_every_value_exactly(db_conn):
     """Picks travel to the database as one JSON document: text, numbers and nulls arrive unchanged."""
     from decimal import Decimal
 
-    recommendation_id = await stored_recommendation(db_pool, [])
+    recommendation_id = await insert_recommendation(db_conn)
     pick = repository.StoredPick(
         batch=0,
         position=0,
@@ -174,9 +168,8 @@ async def test_stored_picks_keep_every_value_exactly(db_pool):
         duration=None,
         age_rating="R",
     )
-    async with db_pool.acquire() as connection:
-        assert await repository.store_batch(connection, recommendation_id, [pick], complete=(True, 0))
-    row = await db_pool.fetchrow("SELECT * FROM recommendation_movies WHERE recommendation_id = $1", recommendation_id)
+    assert await repository.store_batch(db_conn, recommendation_id, [pick], complete=(True, 0))
+    row = await db_conn.fetchrow("SELECT * FROM recommendation_movies WHERE recommendation_id = $1", recommendation_id)
     for name in (
         "name",
         "similarity",

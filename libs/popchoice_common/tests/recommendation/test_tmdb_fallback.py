@@ -5,12 +5,12 @@ import uuid
 
 import pytest
 
-from popchoice_common.catalog.identity import normalize_title
 from popchoice_common.catalog.movie_text import movie_embedding_text
 from popchoice_common.quiz import QuizPerson
 from popchoice_common.recommendation import repository
 from popchoice_common.recommendation.pipeline import RecommendationInput, RecommendationPipeline
 from popchoice_common.settings import PopChoiceSettings
+from popchoice_common.testing.factories import insert_movie
 from popchoice_common.testing.fake_tmdb import API_KEY, make_movie
 from popchoice_common.tmdb import create_rate_limiter, create_tmdb_client
 
@@ -47,14 +47,8 @@ async def catalog(db_pool, hash_embedder):
         for name, year, text in CATALOG
     ]
     vectors = await hash_embedder.embed(texts)
-    await db_pool.executemany(
-        "INSERT INTO movies (name, normalized_name, year, age_rating, description, duration, embedding,"
-        " embedding_model) VALUES ($1, $2, $3, 'R', $4, 120, $5, $6)",
-        [
-            (name, normalize_title(name), year, description, vector, hash_embedder.model_id)
-            for (name, year, description), vector in zip(CATALOG, vectors, strict=True)
-        ],
-    )
+    for (name, year, description), vector in zip(CATALOG, vectors, strict=True):
+        await insert_movie(db_pool, name, year, embedding=vector, age_rating="R", description=description, duration=120)
 
 
 @pytest.fixture
