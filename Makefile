@@ -31,11 +31,16 @@ demo: $(STAMP) ## run the product on embedded defaults: migrate, seed (local emb
 test: $(STAMP) ## run the whole test suite against real PostgreSQL+pgvector and Redis
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-lint: $(STAMP) ## import boundaries (import-linter), ruff and mypy
+# mypy checks each test folder on its own: they are packages without __init__.py, each with its own
+# conftest.py; rooted at the folder's parent, their modules are tests.* and relative imports resolve.
+lint: $(STAMP) ## import boundaries (import-linter), ruff and mypy (sources, then each test folder)
 	$(BIN)/lint-imports
 	$(BIN)/ruff check libs services bench tests
 	$(BIN)/ruff format --check libs services bench tests
 	$(BIN)/mypy libs/popchoice_common/src services/*/src
+	status=0; for tests in libs/popchoice_common/tests services/*/tests tests; do \
+		MYPYPATH=$$(dirname $$tests) $(BIN)/mypy --explicit-package-bases $$tests || status=1; \
+	done; exit $$status
 
 migrate: $(STAMP) ## apply db/init/*.sql and activate the configured embedding model
 	$(BIN)/popchoice-migrate

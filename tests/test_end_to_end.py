@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from popchoice_catalog_seeder.seed import seed_movies_file
+from popchoice_catalog_seeder.service import seed_movies_file
 from popchoice_common.testing.fake_openai import API_KEY as OPENAI_KEY
 from popchoice_common.testing.fake_tmdb import API_KEY as TMDB_KEY
 from popchoice_common.testing.fake_tmdb import make_movie
@@ -125,7 +125,7 @@ async def test_quiz_to_picks_over_sse_and_polling(stack, redis_client, key_prefi
             elif line.startswith("data: ") and event == "result":
                 result = json.loads(line[6:])
                 break
-    assert result["status"] == "completed" and stages[-1] == "complete"
+    assert result is not None and result["status"] == "completed" and stages[-1] == "complete"
     assert result["title"] and result["movieDetails"] and len(result["similarMovies"]) == 5
     polled = await poll_until(client, f"/api/recommendations/{body['slug']}", lambda b: b["status"] == "completed")
     assert polled["title"] == result["title"]

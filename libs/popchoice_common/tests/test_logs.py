@@ -55,7 +55,12 @@ def test_events_below_the_level_are_dropped_before_processing(capsys, monkeypatc
     from popchoice_common import logs
 
     redacted = []
-    monkeypatch.setattr(logs, "redact_text", lambda text: redacted.append(text) or text)
+
+    def redact_text(text):
+        redacted.append(text)
+        return text
+
+    monkeypatch.setattr(logs, "redact_text", redact_text)
     configure_logging("WARNING", "json")
     get_logger("test").info("routine", detail="quiet")
     assert read_json_lines(capsys) == [] and redacted == []

@@ -8,7 +8,7 @@ import sys
 
 from popchoice_common.events import CATALOG_DISCOVER_PAGE, DiscoverPageRequested
 from popchoice_common.streams import StreamKeys, Worker
-from popchoice_common.streams.jobs import get_job
+from popchoice_common.streams.jobs import JobState, get_job
 from popchoice_common.testing.fake_tmdb import API_KEY
 from popchoice_common.tmdb import RedisRateLimiter, TMDBClient
 from popchoice_discovery import handlers
@@ -107,7 +107,7 @@ async def run_page_job(resources, key_prefix, tmdb, event, *, until):
     handlers.register(worker, resources)
     task = asyncio.create_task(worker.run(install_signal_handlers=False))
     await resources.publisher.publish(event)
-    states = []
+    states: list[JobState] = []
     try:
         for _ in range(300):
             job = await get_job(resources.redis, keys, event.job_id)

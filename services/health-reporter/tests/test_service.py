@@ -18,7 +18,7 @@ from popchoice_health_reporter.service import (
 
 def listed_ids(finding) -> set[int]:
     """Movie ids a finding lists, whether its samples are movies or duplicate groups."""
-    ids = set()
+    ids: set[int] = set()
     for sample in finding.samples:
         if isinstance(sample, DuplicateGroup):
             ids.update(movie.id for movie in sample.movies)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -32,7 +33,7 @@ def admin(redis_client, keys):
 @pytest.fixture
 def start_consumer(redis_url, key_prefix, tmp_path):
     """Starts consumer_process.py as a real process; every one left running is killed afterwards."""
-    processes = []
+    processes: list[tuple[subprocess.Popen[bytes], IO[str]]] = []
 
     def start(**env):
         log = open(tmp_path / f"consumer-{len(processes)}.log", "w")  # noqa: SIM115 - closed with the process
@@ -47,7 +48,6 @@ def start_consumer(redis_url, key_prefix, tmp_path):
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        process.log_path = log.name
         processes.append((process, log))
         return process
 

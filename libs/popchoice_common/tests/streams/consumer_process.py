@@ -9,6 +9,7 @@ process dies mid-handler (os._exit); "sleep:<s>" → finish after s seconds. Eve
 import asyncio
 import os
 import sys
+from typing import Any
 
 import redis.asyncio as redis
 
@@ -32,7 +33,8 @@ async def main() -> None:
     async def handle(event, context):
         await client.incr(f"{prefix}runs:{context.job_id}")
         await client.rpush(f"{prefix}started", context.job_id)
-        behaviour = (await client.get(f"{prefix}behaviour") or b"").decode()
+        flag: Any = await client.get(f"{prefix}behaviour")
+        behaviour = (flag or b"").decode()
         if behaviour == "crash":
             os._exit(17)
         if behaviour == "hang":

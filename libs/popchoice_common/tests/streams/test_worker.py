@@ -404,6 +404,7 @@ async def test_a_quiet_stream_costs_no_empty_script_reads(redis_url, keys, publi
     """Once nothing is waiting, the reader waits in the blocking read: the non-blocking read script
     (which takes waiting entries and marks them active) runs again only after a full read."""
     client = CountingRedis.from_url(redis_url)
+    assert isinstance(client, CountingRedis)
     seen = []
 
     async def handle(event, context):
