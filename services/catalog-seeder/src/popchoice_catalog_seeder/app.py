@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from popchoice_catalog_seeder.config import SeederSettings
 from popchoice_catalog_seeder.service import SeedSummary, seed_movies_file
+from popchoice_common.catalog import repository as catalog_repository
 from popchoice_common.db import create_pool, resolve_database_url
 from popchoice_common.embedders import create_embedder
 from popchoice_common.logs import configure_logging, get_logger
@@ -23,7 +24,7 @@ async def run(settings: SeederSettings) -> SeedSummary:
     pool = await create_pool(resolve_database_url(settings), min_size=1, max_size=2)
     embedder = create_embedder(settings)
     try:
-        active = await pool.fetchval("SELECT model FROM embedding_models WHERE active")
+        active = await catalog_repository.active_embedding_model(pool)
         if active != embedder.model_id:
             log.warning(
                 "embedding_model_not_active",

@@ -150,3 +150,14 @@ def record_from_details(
         directors=tuple({m.id: Person(m.id, m.name, m.profile_path) for m in directors}.values()),
         metadata=msgspec.json.encode(details),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TitleMatch:
+    """A catalog film found by title: similarity is the Jaccard of the title trigrams (1: the same title)."""
+
+    id: int
+    name: str
+    year: int | None
+    similarity: float
+    genres: tuple[str, ...] = ()

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import TypeAlias
 
 import asyncpg
 import numpy as np
 
 from popchoice_common.catalog.genres import GENRE_IDS
-from popchoice_common.catalog.records import CuratedMovie, EmbeddingInputs, TMDBMovieRecord
+from popchoice_common.catalog.records import CuratedMovie, EmbeddingInputs, TitleMatch, TMDBMovieRecord
 from popchoice_common.catalog.sources import MATCH_SOURCE_OF, MovieSource
+
+#: A connection, or a pool for one-statement reads.
+Executor: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 
 async def movie_id_by_tmdb_id(connection: asyncpg.Connection, tmdb_id: int) -> int | None:
@@ -397,3 +401,79 @@ async def store_curated_genres(connection: asyncpg.Connection, movies: Sequence[
         [genre for _, _, genre in pairs],
     )
     return added
+
+
+async def search_titles(
+    executor: Executor, query: str, *, limit: int = 10, offset: int = 0, min_similarity: float = 0.2
+) -> list[TitleMatch]:
+    """Catalog films by title, typo- and accent-tolerant, best match first (index-backed, db/init/016).
+
+    The query is normalised and cut into trigrams as titles are; films sharing the most trigrams are
+    ranked by Jaccard similarity (at least min_similarity), then by how many people voted for them.
+    Parameterised: the query is data, never SQL.
+    """
+    rows = await executor.fetch(
+        """
+        WITH q AS (SELECT title_trigrams($1) AS trigrams),
+        hits AS (
+            SELECT t.movie_id, count(*) AS shared
+            FROM movie_title_trigrams t, q
+            WHERE t.trigram = ANY(q.trigrams)
+            GROUP BY t.movie_id
+            ORDER BY shared DESC, t.movie_id
+            LIMIT 200
+        )
+        SELECT * FROM (
+            SELECT m.id, m.name, m.year,
+                   hits.shared::float8 / (cardinality(q.trigrams) + cardinality(title_trigrams(m.name)) - hits.shared)
+                       AS similarity,
+                   ARRAY(SELECT g.name FROM movie_genres mg JOIN catalog_genres g ON g.tmdb_id = mg.genre_id
+                         WHERE mg.movie_id = m.id ORDER BY g.name) AS genres,
+                   m.vote_count
+            FROM hits JOIN movies m ON m.id = hits.movie_id, q
+        ) AS found
+        WHERE found.similarity >= $4
+        ORDER BY found.similarity DESC, found.vote_count DESC NULLS LAST, found.id
+        LIMIT $2 OFFSET $3
+        """,
+        query,
+        limit,
+        offset,
+        min_similarity,
+    )
+    return [TitleMatch(row[0], row[1], row[2], row[3], tuple(row[4])) for row in rows]
+
+
+async def resolve_title(
+    executor: Executor, title: str, year: int | None, *, min_similarity: float = 0.5
+) -> TitleMatch | None:
+    """The catalog film a typed title means: the same normalised title (and year, when given) first,
+    else the most similar title above min_similarity (a year given must match then too)."""
+    exact = await executor.fetch(
+        """
+        SELECT m.id, m.name, m.year,
+               ARRAY(SELECT g.name FROM movie_genres mg JOIN catalog_genres g ON g.tmdb_id = mg.genre_id
+                     WHERE mg.movie_id = m.id ORDER BY g.name) AS genres
+        FROM movies m
+        WHERE m.normalized_name = normalize_title($1) AND ($2::int IS NULL OR m.year = $2)
+        ORDER BY m.vote_count DESC NULLS LAST, m.tmdb_id IS NULL, m.id
+        LIMIT 1
+        """,
+        title,
+        year,
+    )
+    if exact:
+        row = exact[0]
+        return TitleMatch(row[0], row[1], row[2], 1.0, tuple(row[3]))
+    for match in await search_titles(executor, title, limit=5):
+        if match.similarity < min_similarity:
+            break
+        if year is None or match.year == year:
+            return match
+    return None
+
+
+async def active_embedding_model(executor: Executor) -> str | None:
+    """The embedding model searches compare (None before popchoice-migrate activated one)."""
+    model: str | None = await executor.fetchval("SELECT model FROM embedding_models WHERE active")
+    return model
