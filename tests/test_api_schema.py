@@ -2,7 +2,6 @@
 that contradicts the schema."""
 
 import asyncio
-import hashlib
 import os
 import re
 import shutil
@@ -12,15 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from popchoice_common.testing.factories import insert_api_key
+
 from .service_processes import API_KEY, Processes, start_gateway
 
 
 @pytest.fixture
 async def gateway(db_pool, database_url, redis_url, key_prefix, tmp_path):
-    await db_pool.execute(
-        "INSERT INTO api_keys (name, key_digest) VALUES ('schemathesis', $1)",
-        hashlib.sha256(API_KEY.encode()).hexdigest(),
-    )
+    await insert_api_key(db_pool, API_KEY, name="schemathesis")
     env = {
         **os.environ,
         "DATABASE_URL": database_url,

@@ -2,7 +2,7 @@ import pytest
 
 from popchoice_backfill.config import BackfillSettings
 from popchoice_backfill.service import Backfiller, candidate_ids, run_once
-from popchoice_common.catalog.identity import normalize_title
+from popchoice_common.testing.factories import insert_movie
 from popchoice_common.testing.fake_tmdb import make_movie
 
 
@@ -21,16 +21,16 @@ def backfiller(db_pool, tmdb_client, hash_embedder, settings):
 
 async def curated(pool, embedder, name, year, *, duration=100, description="Our words about it."):
     """A curated row without a TMDB id, as the seed writes it."""
-    return await pool.fetchval(
-        "INSERT INTO movies (name, normalized_name, year, age_rating, description, duration, embedding,"
-        " embedding_model, embedding_text_hash) VALUES ($1, $2, $3, 'PG', $4, $5, $6, $7, 'seeded') RETURNING id",
+    return await insert_movie(
+        pool,
         name,
-        normalize_title(name),
         year,
-        description,
-        duration,
-        await embedder.embed_one(name),
-        embedder.model_id,
+        embedding=await embedder.embed_one(name),
+        model=embedder.model_id,
+        age_rating="PG",
+        description=description,
+        duration=duration,
+        embedding_text_hash="seeded",
     )
 
 

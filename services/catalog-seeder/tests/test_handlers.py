@@ -14,6 +14,7 @@ from popchoice_common.bootstrap import Resources
 from popchoice_common.catalog.identity import movie_key
 from popchoice_common.events import CATALOG_SEED_MOVIE, MOVIE_SEED_REQUESTED, MovieSeedRequested, SeedMovieRequested
 from popchoice_common.streams import Publisher, StreamKeys, Worker
+from popchoice_common.testing.factories import insert_interaction, insert_user
 from popchoice_common.testing.fake_tmdb import API_KEY, make_movie
 from popchoice_common.tmdb import RedisRateLimiter, TMDBClient
 
@@ -92,12 +93,9 @@ async def test_a_jit_seed_links_the_curated_film_and_its_memory_follows(
         "WALL-E: 2008 | G | 1h 38m | 8.4 rating\nA lonely robot cleans up an abandoned Earth and falls in love."
     )
     assert (await seed_movies_file(resources.pool, hash_embedder, path)).inserted == 1
-    await resources.pool.execute("INSERT INTO users (id, email) VALUES ($1, 'watcher@example.test')", USER)
-    await resources.pool.execute(
-        "INSERT INTO user_movie_interactions (user_id, movie_key, movie_name, movie_year, kind)"
-        " VALUES ($1, $2, 'WALL-E', 2008, 'watched')",
-        USER,
-        movie_key(title="WALL-E", year=2008),
+    await insert_user(resources.pool, "watcher@example.test", user_id=USER)
+    await insert_interaction(
+        resources.pool, USER, movie_key(title="WALL-E", year=2008), "watched", movie_name="WALL-E", movie_year=2008
     )
     fake_tmdb.state.add(make_movie(10681, "WALL·E", release_date="2008-06-22", runtime=98))
     await resources.publisher.publish(MovieSeedRequested.for_movie(10681))

@@ -3,6 +3,7 @@ import asyncio
 from popchoice_catalog_seeder import handlers as seeder_handlers
 from popchoice_common.events import CATALOG_DISCOVER_PAGE, CATALOG_SEED_MOVIE
 from popchoice_common.streams import StreamKeys, Worker
+from popchoice_common.testing.factories import insert_movie
 from popchoice_discovery import handlers
 from popchoice_discovery.service import enqueue_run, run_once
 
@@ -62,10 +63,8 @@ async def test_run_cap_holds_across_pages(resources, key_prefix, add_films, sett
 async def test_films_already_in_the_catalog_are_skipped(resources, key_prefix, add_films, settings):
     """A film present by TMDB id or by title and year is not queued again."""
     add_films(good_film(1, ["popular"]), good_film(2, ["popular"], release_date="2001-01-01"))
-    await resources.pool.execute(
-        "INSERT INTO movies (name, normalized_name, year, tmdb_id) VALUES ('x', 'x', 2000, 1),"
-        " ('Discovered 2', 'discovered 2', 2001, NULL)"
-    )
+    await insert_movie(resources.pool, "x", 2000, tmdb_id=1)
+    await insert_movie(resources.pool, "Discovered 2", 2001)
     resources.settings = settings.model_copy(update={"tmdb_sources": ["popular"]})
     await enqueue_run(resources.publisher, resources.settings, run_id="present")
     await _drain(resources, key_prefix)

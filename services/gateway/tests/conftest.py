@@ -1,8 +1,7 @@
-import hashlib
-
 import pytest
 from fastapi.testclient import TestClient
 
+from popchoice_common.testing.factories import insert_api_key
 from popchoice_gateway.app import create_app
 from popchoice_gateway.config import GatewaySettings
 
@@ -26,9 +25,8 @@ def gateway_env(monkeypatch, database_url, redis_url, key_prefix):
 
 @pytest.fixture
 async def api_key(db_pool):
-    await db_pool.execute(
-        "INSERT INTO api_keys (name, key_digest) VALUES ('t', $1)", hashlib.sha256(API_KEY.encode()).hexdigest()
-    )
+    """An API key the gateway knows (committed: the app under test reads it on its own pool)."""
+    await insert_api_key(db_pool, API_KEY, name="t")
     return API_KEY
 
 
