@@ -468,15 +468,21 @@ async def test_fail_next_answers_the_status_on_matching_paths(tmdb, http):
 
 
 async def test_slow_next_delays_responses(tmdb, http):
-    """slow_next delays the next responses by the given seconds, then answers normally."""
-    tmdb.state.slow_next(0.4, count=1)
-    started = time.monotonic()
+    """slow_next holds the next response back: a request sent after it is answered first, and then it
+    is answered normally."""
+    # 2 s: room for the second request's answer on a loaded machine; only the order is asserted.
+    tmdb.state.slow_next(2.0, count=1)
+    slow = asyncio.create_task(get(http, tmdb, "/genre/movie/list"))
+    for _ in range(1000):  # until the first request has arrived
+        if tmdb.requests:
+            break
+        await asyncio.sleep(0.01)
     status, _, _ = await get(http, tmdb, "/genre/movie/list")
     assert status == 200
-    assert time.monotonic() - started >= 0.4
-    started = time.monotonic()
-    await get(http, tmdb, "/genre/movie/list")
-    assert time.monotonic() - started < 0.4
+    held, answered = tmdb.requests
+    assert (held.status, answered.status) == (None, 200)  # the first is still being held back
+    assert (await slow)[0] == 200
+    assert held.status == 200
 
 
 async def test_slow_next_can_outlast_a_client_timeout(tmdb):

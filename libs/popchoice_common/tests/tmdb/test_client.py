@@ -133,55 +133,78 @@ async def test_missing_required_fields_are_bad_data(fake_tmdb, client):
         await client.movie_details(1)
 
 
+PAUSE_KEY = "tmdb:paused-until"  # where the shared limiter records the end of a 429 pause (Redis ms)
+
 PROBE = """
 import asyncio, sys, time
 import redis.asyncio as redis
-from popchoice_common.tmdb import RedisRateLimiter
+from popchoice_common.tmdb import RateLimitWaitTooLong, RedisRateLimiter
 async def main():
     client = redis.Redis.from_url(sys.argv[1])
     limiter = RedisRateLimiter(client, prefix=sys.argv[2], requests_per_window=1000, window_ms=1000)
-    await limiter.acquire("interactive")
-    print(time.time())
+    try:
+        await limiter.acquire("interactive", deadline=time.monotonic())
+        print("started")
+    except RateLimitWaitTooLong:
+        print("held")
     await client.aclose()
 asyncio.run(main())
 """
 
 
-def probe_acquire_time(redis_url, prefix):
-    """When another process gets its next TMDB slot (wall clock)."""
+def probe_another_process(redis_url, prefix):
+    """What another process is told when it asks for a TMDB slot with no time to wait: "held" or "started"."""
     out = subprocess.run([sys.executable, "-c", PROBE, redis_url, prefix], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    return out.stdout.strip().splitlines()[-1]
 
 
-async def test_429_with_retry_after_pauses_every_process(fake_tmdb, no_retry_client, redis_url, key_prefix):
-    """A 429 with Retry-After: 2 holds every process's TMDB requests for at least 2 s."""
-    fake_tmdb.state.force_429(retry_after=2)
-    before = time.time()
+async def redis_now_ms(redis_client):
+    """Redis's clock in milliseconds, the clock the shared limiter records its pauses by."""
+    seconds, microseconds = await redis_client.time()
+    return seconds * 1000 + microseconds // 1000
+
+
+async def recorded_pause_end(redis_client, key_prefix):
+    """When the pause the limiter recorded in Redis ends (Redis ms)."""
+    return int(await redis_client.get(f"{key_prefix}{PAUSE_KEY}"))
+
+
+async def test_429_with_retry_after_pauses_every_process(
+    fake_tmdb, no_retry_client, redis_client, redis_url, key_prefix
+):
+    """A 429 with Retry-After: 30 records a 30 s pause in Redis that holds every process's TMDB requests."""
+    # 30 s: a probe process that is slow to start under load still finds the pause; nothing waits it out.
+    fake_tmdb.state.force_429(retry_after=30)
+    before = await redis_now_ms(redis_client)
     with pytest.raises(TMDBRateLimited) as caught:
         await no_retry_client.movie_list("popular")
-    assert caught.value.retry_after_seconds == 2 and caught.value.retryable
-    assert probe_acquire_time(redis_url, key_prefix) - before >= 2.0
+    after = await redis_now_ms(redis_client)
+    assert caught.value.retry_after_seconds == 30 and caught.value.retryable
+    assert before + 30_000 <= await recorded_pause_end(redis_client, key_prefix) <= after + 30_000
+    assert probe_another_process(redis_url, key_prefix) == "held"
 
 
-async def test_429_without_retry_after_uses_the_configured_backoff(fake_tmdb, no_retry_client, redis_url, key_prefix):
-    """Without Retry-After the pause is CATALOG_TMDB_429_BACKOFF_MS (0.7 s here)."""
+async def test_429_without_retry_after_uses_the_configured_backoff(fake_tmdb, make_client, redis_client, key_prefix):
+    """Without Retry-After the pause recorded for every process is CATALOG_TMDB_429_BACKOFF_MS (30 s here)."""
+    tmdb = make_client(max_retries=0, backoff_429_ms=30_000)
     fake_tmdb.state.force_429(retry_after=None)
-    before = time.time()
+    before = await redis_now_ms(redis_client)
     with pytest.raises(TMDBRateLimited) as caught:
-        await no_retry_client.movie_list("popular")
+        await tmdb.movie_list("popular")
+    after = await redis_now_ms(redis_client)
     assert caught.value.retry_after_seconds is None
-    waited = probe_acquire_time(redis_url, key_prefix) - before
-    assert 0.7 <= waited < 2.0
+    assert before + 30_000 <= await recorded_pause_end(redis_client, key_prefix) <= after + 30_000
 
 
 async def test_http_date_retry_after_is_honoured(fake_tmdb, no_retry_client):
     """Retry-After as an HTTP date is turned into seconds."""
     import email.utils
 
-    fake_tmdb.state.force_429(retry_after=email.utils.formatdate(time.time() + 3, usegmt=True))
+    fake_tmdb.state.force_429(retry_after=email.utils.formatdate(time.time() + 60, usegmt=True))
     with pytest.raises(TMDBRateLimited) as caught:
         await no_retry_client.movie_list("popular")
-    assert 1.5 <= caught.value.retry_after_seconds <= 3.0
+    # The date has whole seconds and is read when the answer arrives: any time in the minute before it.
+    assert 30 <= caught.value.retry_after_seconds <= 60
 
 
 async def test_a_429_is_waited_out_and_the_request_retried(fake_tmdb, client):
