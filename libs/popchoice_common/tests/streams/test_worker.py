@@ -1,8 +1,8 @@
 """The streams runtime in one process against the real Redis: retries, dead letters, dedupe, heartbeat."""
 
 import asyncio
-import time
 import uuid
+from dataclasses import dataclass, field
 
 import pytest
 import redis.asyncio as redis
@@ -49,21 +49,38 @@ async def test_messages_published_before_any_consumer_are_consumed(redis_client,
     assert sorted(seen) == [0, 1, 2, 3, 4]
 
 
+@dataclass(frozen=True)
+class RecordedBackoff(StreamPolicy):
+    """A policy that remembers each retry delay it gave the worker (ms)."""
+
+    delays: list[int] = field(default_factory=list)
+
+    def retry_delay_ms(self, attempt, rng=None):
+        delay = super().retry_delay_ms(attempt, rng)
+        self.delays.append(delay)
+        return delay
+
+
 async def test_retryable_failures_are_retried_with_growing_delays(redis_client, keys, publisher, admin, wait_for):
     """A retryable error is retried after backoff that grows each time, then dead-lettered when attempts run out."""
+    policy = RecordedBackoff(max_attempts=3, backoff_ms=150, visibility_timeout_ms=2000, max_reclaims=2)
     runs = []
 
     async def handle(event, context):
-        runs.append((context.attempt, time.monotonic()))
+        job = await get_job(redis_client, keys, context.job_id)
+        runs.append((context.attempt, job.started_at))
         raise RetryableError("TMDB answered 503")
 
     event = SeedMovieRequested.for_movie(1)
     await publisher.publish(event)
-    async with Running(make_worker(redis_client, keys, handle)):
+    async with Running(make_worker(redis_client, keys, handle, policy=policy)):
         await wait_for(lambda: _job_state(redis_client, keys, event.job_id, "dead"), limit=10)
     assert [attempt for attempt, _ in runs] == [1, 2, 3]
-    first_gap, second_gap = runs[1][1] - runs[0][1], runs[2][1] - runs[1][1]
-    assert first_gap >= 0.15 and second_gap >= 0.30 and second_gap > first_gap
+    first_delay, second_delay, _ = policy.delays
+    assert first_delay < second_delay
+    # Each retry started (as the worker recorded it) no sooner than its delay after the attempt before.
+    (_, first), (_, second), (_, third) = runs
+    assert second - first >= first_delay and third - second >= second_delay
     (letter,) = await admin.dead_letters(CATALOG_SEED_MOVIE)
     assert letter.attempts == 3 and "503" in letter.error and letter.consumer == "c1"
     assert letter.data and letter.failed_at and letter.enqueued_at
