@@ -10,8 +10,8 @@ import asyncpg
 import numpy as np
 import pytest
 
-from popchoice_common.catalog.identity import normalize_title
-from popchoice_common.testing.plugin import TEST_EMBEDDING_DIMENSIONS, TEST_EMBEDDING_MODEL
+from popchoice_common.testing.factories import insert_movie, link_genres, link_keywords, link_people
+from popchoice_common.testing.plugin import TEST_EMBEDDING_DIMENSIONS
 
 NOW = datetime.now(UTC)
 # The untracked movie was embedded by an older model: the summary counts embeddings per model.
@@ -36,19 +36,6 @@ EXPECTED: dict[str, set[str]] = {
 }
 
 
-async def insert_movie(connection: asyncpg.Connection, name: str, *, year: int | None = 2000, **columns: Any) -> int:
-    """Inserts a bare movie row (only the columns given, plus its normalised name) and returns its id."""
-    values = {"name": name, "normalized_name": normalize_title(name), "year": year, **columns}
-    if "embedding" in values and "embedding_model" not in values:
-        values["embedding_model"] = TEST_EMBEDDING_MODEL
-    names = ", ".join(values)
-    placeholders = ", ".join(f"${position}" for position in range(1, len(values) + 1))
-    movie_id: int = await connection.fetchval(
-        f"INSERT INTO movies ({names}) VALUES ({placeholders}) RETURNING id", *values.values()
-    )
-    return movie_id
-
-
 def embedding_for(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random(TEST_EMBEDDING_DIMENSIONS, dtype=np.float32)
 
@@ -65,23 +52,11 @@ async def add_metadata(
     """Links the movie to a cast member, a director, a genre and a keyword (each unless told otherwise)."""
     people = [(1, "Sigourney Weaver", "cast")] if cast else []
     people += [(2, "Ridley Scott", "director")] if director else []
-    for person_id, person, role in people:
-        await connection.execute(
-            "INSERT INTO catalog_people (tmdb_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING", person_id, person
-        )
-        await connection.execute(
-            "INSERT INTO movie_people (movie_id, person_id, role) VALUES ($1, $2, $3)", movie_id, person_id, role
-        )
+    await link_people(connection, movie_id, *people)
     if genres:
-        await connection.execute(
-            "INSERT INTO catalog_genres (tmdb_id, name) VALUES (27, 'Horror') ON CONFLICT DO NOTHING"
-        )
-        await connection.execute("INSERT INTO movie_genres (movie_id, genre_id) VALUES ($1, 27)", movie_id)
+        await link_genres(connection, movie_id, (27, "Horror"))
     if keywords:
-        await connection.execute(
-            "INSERT INTO catalog_keywords (tmdb_id, name) VALUES (9882, 'space') ON CONFLICT DO NOTHING"
-        )
-        await connection.execute("INSERT INTO movie_keywords (movie_id, keyword_id) VALUES ($1, 9882)", movie_id)
+        await link_keywords(connection, movie_id, (9882, "space"))
 
 
 async def insert_tmdb_movie(
@@ -192,7 +167,13 @@ class PlantedCatalog:
 
 
 @pytest.fixture
-async def planted_catalog(db_pool: asyncpg.Pool) -> PlantedCatalog:
+async def planted_catalog(db_conn: asyncpg.Connection) -> PlantedCatalog:
+    """The planted catalog inside db_conn's transaction (rolled back after the test)."""
+    return PlantedCatalog(await plant_catalog(db_conn))
+
+
+@pytest.fixture
+async def committed_catalog(db_pool: asyncpg.Pool) -> PlantedCatalog:
     """The planted catalog, committed (other processes see it); db_pool empties it after the test."""
     async with db_pool.acquire() as connection, connection.transaction():
         return PlantedCatalog(await plant_catalog(connection))

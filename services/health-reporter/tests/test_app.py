@@ -26,17 +26,17 @@ def run_health(database_url: str, *args: str, **settings: str) -> subprocess.Com
     )
 
 
-def test_json_output_is_the_whole_of_stdout(database_url, planted_catalog):
+def test_json_output_is_the_whole_of_stdout(database_url, committed_catalog):
     """With --format json, stdout parses as one report object (logs go to stderr) and the exit status is 0."""
     result = run_health(database_url, "--format", "json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert [finding["name"] for finding in document["findings"]] == list(FINDING_NAMES)
-    assert document["summary"]["total_movies"] == planted_catalog.total_movies
+    assert document["summary"]["total_movies"] == committed_catalog.total_movies
     assert '"health_report_finished"' in result.stderr
 
 
-def test_fail_on_a_finding_with_defects_exits_1(database_url, planted_catalog):
+def test_fail_on_a_finding_with_defects_exits_1(database_url, committed_catalog):
     """--fail-on naming a finding that counts more than zero exits 1 after printing the report."""
     result = run_health(database_url, "--fail-on", "duplicate_tmdb_id,missing_runtime")
     assert result.returncode == 1, result.stderr
@@ -44,14 +44,14 @@ def test_fail_on_a_finding_with_defects_exits_1(database_url, planted_catalog):
     assert json.loads(result.stderr.splitlines()[-1])["failing"] == ["missing_runtime"]
 
 
-def test_fail_on_findings_without_defects_exits_0(database_url, planted_catalog):
+def test_fail_on_findings_without_defects_exits_0(database_url, committed_catalog):
     """--fail-on naming only findings that count zero exits 0."""
     result = run_health(database_url, "--fail-on", "duplicate_tmdb_id", "--fail-on", "duplicate_tmdb_id")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Catalog health report, ")
 
 
-def test_settings_choose_the_format_and_the_sample_limit(database_url, planted_catalog):
+def test_settings_choose_the_format_and_the_sample_limit(database_url, committed_catalog):
     """CATALOG_HEALTH_FORMAT=json and CATALOG_HEALTH_SAMPLE_LIMIT=1 give JSON with at most one sample per finding."""
     result = run_health(database_url, CATALOG_HEALTH_FORMAT="json", CATALOG_HEALTH_SAMPLE_LIMIT="1")
     assert result.returncode == 0, result.stderr

@@ -10,7 +10,7 @@ from popchoice_health_reporter.report import (
     MovieRef,
     MovieSample,
 )
-from popchoice_health_reporter.service import FINDING_NAMES, ReportOptions, build_report
+from popchoice_health_reporter.service import FINDING_NAMES, ReportOptions, collect_report
 
 GENERATED_AT = datetime(2025, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -40,9 +40,9 @@ def text_sections(text: str) -> dict[str, list[str]]:
     return sections
 
 
-async def test_text_lists_each_finding_with_its_count_and_planted_samples(db_pool, planted_catalog):
+async def test_text_lists_each_finding_with_its_count_and_planted_samples(db_conn, planted_catalog):
     """The text report has a header line per finding with its count and its planted movies indented below."""
-    report = await build_report(db_pool, ReportOptions())
+    report = await collect_report(db_conn, ReportOptions())
     sections = text_sections(format_text(report))
     assert [header.split(":")[0] for header in sections] == list(FINDING_NAMES)
     for finding in report.findings:
@@ -54,9 +54,9 @@ async def test_text_lists_each_finding_with_its_count_and_planted_samples(db_poo
     assert f"    #{planted_catalog.ids['no_runtime']} Heat (1995)  duration=0" in format_text(report)
 
 
-async def test_json_is_one_object_listing_each_planted_defect(db_pool, planted_catalog):
+async def test_json_is_one_object_listing_each_planted_defect(db_conn, planted_catalog):
     """The JSON report is one object with generated_at, summary and every finding with its planted samples."""
-    report = await build_report(db_pool, ReportOptions())
+    report = await collect_report(db_conn, ReportOptions())
     document = json.loads(format_json(report))
     assert set(document) == {"generated_at", "summary", "findings"}
     assert datetime.fromisoformat(document["generated_at"]) == report.generated_at

@@ -9,7 +9,6 @@ from popchoice_health_reporter.service import (
     FINDING_NAMES,
     ReportOptions,
     UnknownFindingError,
-    build_report,
     collect_report,
     parse_finding_names,
     read_only_transaction,
@@ -28,25 +27,25 @@ def listed_ids(finding) -> set[int]:
 
 
 @pytest.mark.parametrize("name", FINDING_NAMES)
-async def test_each_finding_lists_its_planted_movies_and_no_other(db_pool, planted_catalog, name):
+async def test_each_finding_lists_its_planted_movies_and_no_other(db_conn, planted_catalog, name):
     """A finding's samples are exactly the movies planted with its defect."""
-    report = await build_report(db_pool, ReportOptions())
+    report = await collect_report(db_conn, ReportOptions())
     finding = report.finding(name)
     expected = planted_catalog.expected_ids(name)
     assert listed_ids(finding) == expected
     assert finding.count == (1 if name.startswith("duplicate_") and expected else len(expected))
 
 
-async def test_complete_movies_appear_in_no_finding(db_pool, planted_catalog):
+async def test_complete_movies_appear_in_no_finding(db_conn, planted_catalog):
     """A movie with every field and every kind of metadata is listed by no finding."""
-    report = await build_report(db_pool, ReportOptions())
+    report = await collect_report(db_conn, ReportOptions())
     for finding in report.findings:
         assert not listed_ids(finding) & planted_catalog.clean_ids, finding.name
 
 
-async def test_samples_carry_the_value_the_finding_is_about(db_pool, planted_catalog):
+async def test_samples_carry_the_value_the_finding_is_about(db_conn, planted_catalog):
     """Each movie sample names the checked column and holds its value (blank and null kept apart)."""
-    report = await build_report(db_pool, ReportOptions())
+    report = await collect_report(db_conn, ReportOptions())
     ratings = {sample.id: (sample.field, sample.value) for sample in report.finding("missing_age_rating").samples}
     assert ratings == {
         planted_catalog.ids["null_age_rating"]: ("age_rating", None),
@@ -59,25 +58,25 @@ async def test_samples_carry_the_value_the_finding_is_about(db_pool, planted_cat
     assert report.generated_at - stale[planted_catalog.ids["refreshed_long_ago"]] > timedelta(days=399)
 
 
-async def test_sample_limit_caps_the_samples_but_not_the_count(db_pool, planted_catalog):
+async def test_sample_limit_caps_the_samples_but_not_the_count(db_conn, planted_catalog):
     """With a sample limit of 1 a finding still counts every movie and lists the lowest id."""
-    report = await build_report(db_pool, ReportOptions(sample_limit=1))
+    report = await collect_report(db_conn, ReportOptions(sample_limit=1))
     finding = report.finding("missing_poster_url")
     assert finding.count == 2
     assert [sample.id for sample in finding.samples] == [planted_catalog.ids["null_poster"]]
 
 
-async def test_stale_days_moves_the_staleness_cutoff(db_pool, planted_catalog):
+async def test_stale_days_moves_the_staleness_cutoff(db_conn, planted_catalog):
     """Metadata refreshed 100 days ago is stale under a 50-day cutoff and the description says so."""
-    report = await build_report(db_pool, ReportOptions(stale_days=50))
+    report = await collect_report(db_conn, ReportOptions(stale_days=50))
     finding = report.finding("stale_tmdb_metadata")
     assert planted_catalog.ids["recently_refreshed"] in listed_ids(finding)
     assert "50 days" in finding.description
 
 
-async def test_summary_counts_movies_and_embeddings_by_model(db_pool, planted_catalog):
+async def test_summary_counts_movies_and_embeddings_by_model(db_conn, planted_catalog):
     """The summary counts all movies, the embedded ones, and the embedded ones per model."""
-    summary = (await build_report(db_pool, ReportOptions())).summary
+    summary = (await collect_report(db_conn, ReportOptions())).summary
     assert summary.total_movies == planted_catalog.total_movies
     assert summary.movies_by_embedding_model == {
         "hash-384": planted_catalog.total_movies - 2,
@@ -101,9 +100,9 @@ async def test_summary_counts_movies_by_source(db_conn, movie_factory):
     }
 
 
-async def test_duplicate_title_year_groups_movies_by_normalised_title(db_pool, planted_catalog):
+async def test_duplicate_title_year_groups_movies_by_normalised_title(db_conn, planted_catalog):
     """ "The Thing" from TMDB and the curated "Thing" of the same year form one group; the 2011 remake does not join."""
-    (group,) = (await build_report(db_pool, ReportOptions())).finding("duplicate_title_year").samples
+    (group,) = (await collect_report(db_conn, ReportOptions())).finding("duplicate_title_year").samples
     assert group.key == {"normalized_name": "thing", "year": 1982}
     assert [movie.id for movie in group.movies] == sorted(
         [planted_catalog.ids["tracked_duplicate"], planted_catalog.ids["untracked_duplicate"]]
@@ -123,9 +122,9 @@ async def test_duplicate_tmdb_id_lists_groups_when_the_unique_index_is_missing(d
     assert [(movie.id, movie.name) for movie in group.movies] == [(first, "Solaris"), (second, "Solyaris")]
 
 
-async def test_an_empty_catalog_reports_nothing(db_pool):
+async def test_an_empty_catalog_reports_nothing(db_conn):
     """On an empty catalog every finding counts zero and the summary is empty."""
-    report = await build_report(db_pool, ReportOptions())
+    report = await collect_report(db_conn, ReportOptions())
     assert [finding.name for finding in report.findings] == list(FINDING_NAMES)
     assert all(finding.count == 0 and not finding.samples for finding in report.findings)
     assert (report.summary.total_movies, report.summary.movies_by_embedding_model) == (0, {})
