@@ -108,7 +108,9 @@ class PopChoiceSettings(BaseSettings):
         default=None, description="Strong-match similarity. Unset: the embedding model's calibrated threshold."
     )
     min_high_quality_local: int = Field(default=3, ge=0)
-    local_match_count: int = Field(default=6, ge=1)
+    local_match_count: int = Field(
+        default=30, ge=1, description="Catalog candidates per search (near the quiz text, and near each anchor film)."
+    )
     local_match_threshold: float = Field(default=0.1)
     max_total_movies: int = Field(default=6, ge=1)
     max_jit_seed_movies: int = Field(default=5, ge=0)

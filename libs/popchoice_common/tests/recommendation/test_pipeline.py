@@ -219,4 +219,5 @@ async def test_a_fenced_answer_still_gives_pitches_and_garbage_gives_catalog_tex
     await pitching_pipeline.run(garbage, RecommendationInput.of(HEIST, None, "en-US"))
     descriptions = await descriptions_of(db_pool, garbage)
     catalog_text = {name: text for name, _, text in FILMS}
-    assert descriptions == {name: catalog_text[name] for name in descriptions}
+    # The catalog fallback: the film's own text, then why it was picked.
+    assert all(description.startswith(catalog_text[name]) for name, description in descriptions.items())

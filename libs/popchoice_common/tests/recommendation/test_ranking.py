@@ -38,21 +38,35 @@ def test_quiz_text_keeps_every_favourite():
     )
 
 
-def test_discover_params_map_moods_era_and_tone():
-    """Moods become OR-joined genres, 'new' a five-year window, serious tones a vote-average order."""
-    params = discover_params(
-        [person(moods=("Action", "Sci-Fi", "Comedy"), tone="dark and serious")], dt.date(2026, 11, 25)
+def test_discover_params_carry_every_constraint():
+    """Moods become OR-joined genres, "new" the years from 2000, exclusions TMDB's without_genres,
+    certification and runtime filters, and a serious tone a vote-average order."""
+    quiz = quiz_constraints(
+        [constraints(era="new", moods=("Action", "Sci-Fi", "Comedy"), tone="dark and serious", why="for my kids")]
     )
-    assert params == {
+    assert discover_params(quiz, dt.date(2026, 11, 25)) == {
         "include_adult": False,
         "vote_count.gte": 100,
         "sort_by": "vote_average.desc",
         "with_genres": "28|35|878",
-        "primary_release_date.gte": "2021-11-25",
+        "without_genres": "27",
+        "primary_release_date.gte": "2000-01-01",
+        "certification_country": "US",
+        "certification.lte": "PG",
     }
-    classic = discover_params([person(era="classic", tone="fun", moods=("Documentary",))], dt.date(2026, 1, 1))
-    assert classic["primary_release_date.lte"] == "2000-12-31" and classic["sort_by"] == "popularity.desc"
-    assert classic["with_genres"] == "99"
+    classic = discover_params(
+        quiz_constraints([constraints(era="classic", tone="fun", moods=("Documentary",), why="under 2 hours")]),
+        dt.date(2026, 1, 1),
+    )
+    assert classic["primary_release_date.lte"] == "1979-12-31" and classic["sort_by"] == "popularity.desc"
+    assert classic["with_genres"] == "99" and classic["with_runtime.lte"] == 120
+
+
+def test_a_group_of_different_eras_sets_no_era_filter():
+    """TMDB discover takes one date range, so a group whose eras differ searches every year."""
+    quiz = quiz_constraints([constraints(era="new"), constraints(era="classic")])
+    params = discover_params(quiz, dt.date(2026, 1, 1))
+    assert "primary_release_date.gte" not in params and "primary_release_date.lte" not in params
 
 
 def test_memory_excludes_and_lowers():

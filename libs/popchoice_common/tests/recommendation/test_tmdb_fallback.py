@@ -33,7 +33,7 @@ def tmdb_thrillers():
             700 + index,
             f"Night Pursuit {index}",
             genres=[(53, "Thriller")],
-            release_date=f"{1985 + index}-05-01",
+            release_date=f"{1965 + index}-05-01",
             overview=f"A tense chase through a city at night, with a detective and a thief, part {index}.",
         )
         for index in range(4)
@@ -81,13 +81,13 @@ async def make_pipeline(db_pool, hash_embedder, redis_client, key_prefix, fake_t
         await tmdb.aclose()
 
 
-async def recommend(pool, pipeline):
-    """Runs the pipeline for QUIZ; returns usedBroaderSearch, db_movie_count and each pick's from_tmdb."""
+async def recommend(pool, pipeline, quiz=QUIZ):
+    """Runs the pipeline for a quiz; returns usedBroaderSearch, db_movie_count and each pick's from_tmdb."""
     async with pool.acquire() as connection:
         recommendation_id = await repository.create_recommendation(
             connection, slug=uuid.uuid4().hex[:12], quiz_data=[], locale="en-US", user_id=None
         )
-    await pipeline.run(recommendation_id, RecommendationInput.of(QUIZ, None, "en-US"))
+    await pipeline.run(recommendation_id, RecommendationInput.of(quiz, None, "en-US"))
     row = await pool.fetchrow(
         "SELECT status, used_broader_search, db_movie_count FROM recommendations WHERE id = $1", recommendation_id
     )
@@ -120,9 +120,11 @@ async def test_a_pause_past_the_bound_answers_from_the_catalog_alone(db_pool, fa
 
 
 async def test_used_broader_search_is_false_when_no_tmdb_film_is_picked(db_pool, fake_tmdb, make_pipeline):
-    """The fallback ran and TMDB answered, but stronger catalog films filled the picks: usedBroaderSearch
-    is false, as nothing shown came from the broader search."""
+    """The fallback ran and TMDB answered, but none of its films could be picked (the person ruled out
+    thrillers) and catalog films filled the picks: usedBroaderSearch is false, as nothing shown came
+    from the broader search."""
     pipeline, _ = make_pipeline(similarity_threshold=-1.0, min_high_quality_local=100)
-    used_broader_search, _, from_tmdb = await recommend(db_pool, pipeline)
+    no_thrillers = [QuizPerson("Heat", "no preference", ["anything"], "tense", "no thrillers please")]
+    used_broader_search, _, from_tmdb = await recommend(db_pool, pipeline, no_thrillers)
     assert [request.path for request in fake_tmdb.requests] == ["/3/discover/movie"]
     assert used_broader_search is False and from_tmdb == [False] * 6

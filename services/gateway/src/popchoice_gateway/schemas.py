@@ -72,6 +72,11 @@ class SimilarMovie(BaseModel):
     isMainRecommendation: bool
     fromTMDB: bool
     movieKey: str
+    why: str | None = Field(
+        default=None,
+        description="Why it was picked: what it meets of the quiz, the film it is close to, and what gave way"
+        " when too few films met every constraint.",
+    )
 
 
 class RecommendationOut(BaseModel):
@@ -83,8 +88,12 @@ class RecommendationOut(BaseModel):
     description: str | None
     posterURL: str | None
     movieDetails: MovieDetails | None
+    why: str | None = Field(default=None, description="Why the main pick was picked (as similarMovies[].why).")
     similarMovies: list[SimilarMovie]
-    usedBroaderSearch: bool
+    usedBroaderSearch: bool = Field(
+        description="True when a pick came from the broader search (TMDB): the catalog alone had too few films"
+        " that met the quiz."
+    )
     dbMovieCount: int
     morePicksStatus: Status | None
     error: str | None

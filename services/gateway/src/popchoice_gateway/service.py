@@ -87,6 +87,7 @@ def build_response(row: RecommendationRow, movies: Sequence[StoredPick], ceiling
             isMainRecommendation=movie.is_main_recommendation,
             fromTMDB=movie.from_tmdb,
             movieKey=movie.movie_key,
+            why=movie.why,
         )
         for movie in movies
         if movie is not main
@@ -108,6 +109,7 @@ def build_response(row: RecommendationRow, movies: Sequence[StoredPick], ceiling
         )
         if main
         else None,
+        why=main.why if main else None,
         similarMovies=similar,
         usedBroaderSearch=row.used_broader_search,
         dbMovieCount=row.db_movie_count,

@@ -1,22 +1,30 @@
-"""The recommendation pipeline: the I/O around the pure ranking functions.
+"""The recommendation pipeline: the I/O around the pure constraint and ranking functions.
 
-Embed the quiz → search the catalog → TMDB fallback when too few strong matches → memory filter
-→ merge → descriptions → persist, with each stage written as it starts. The recommender runs it
-for queued jobs; the gateway runs it in-process for the synchronous route and without Redis.
+Read the quiz as constraints → embed it → resolve each favourite film to a catalog row (an anchor)
+→ search the catalog with the hard constraints inside the search, near the quiz text and near each
+anchor → memory filter → TMDB discover under the same constraints when too few films qualify or
+too few are strong → relax moods, then era, only if still too few → score, diversify, spread over
+the group → a "why" per pick → descriptions → persist, with each stage written as it lasts. The
+recommender runs it for queued jobs; the gateway runs it in-process for the synchronous route and
+without Redis. More picks use the same search and ranking.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import asyncpg
 import numpy as np
 
+from popchoice_common.catalog import repository as catalog_repository
+from popchoice_common.catalog.genres import GENRE_NAMES
 from popchoice_common.catalog.movie_text import movie_embedding_text
+from popchoice_common.catalog.records import TitleMatch
 from popchoice_common.embedders import Embedder
 from popchoice_common.errors import PermanentError
 from popchoice_common.events import Event, MovieSeedRequested, RecommendationCompleted
@@ -24,17 +32,26 @@ from popchoice_common.llm import FilmForPitch, LLMClient
 from popchoice_common.logs import get_logger
 from popchoice_common.quiz import QuizPerson
 from popchoice_common.recommendation import repository
-from popchoice_common.recommendation import repository as movies_repository
 from popchoice_common.recommendation.calibration import calibration_for
+from popchoice_common.recommendation.constraints import (
+    PersonConstraints,
+    QuizConstraints,
+    person_constraints,
+    quiz_constraints,
+)
 from popchoice_common.recommendation.progress import StageWriter
 from popchoice_common.recommendation.quiz_text import quiz_embedding_text
 from popchoice_common.recommendation.ranking import (
     Candidate,
     apply_memory,
+    candidate_filters,
+    candidate_of,
     catalog_pitch,
     discover_params,
-    merge_picks,
+    explain,
+    quiz_score,
     quiz_title_keys,
+    select_picks,
 )
 from popchoice_common.recommendation.records import StoredPick, UserMemory
 from popchoice_common.settings import PopChoiceSettings
@@ -48,6 +65,11 @@ Announce = Callable[[Event], None]
 #: The fallback gives up on these and the picks come from the catalog alone. TMDBWaitTooLong: the
 #: shared budget or a 429 pause would keep the person waiting past TMDB_INTERACTIVE_MAX_WAIT_MS.
 TMDB_FAILURES = (TMDBRateLimited, TMDBUnavailable, TMDBRequestRefused, TMDBWaitTooLong)
+#: Favourite titles resolved to catalog rows are kept this long per process (the catalog changes slowly).
+_FAVORITE_CACHE_SECONDS = 300.0
+_FAVORITE_CACHE_SIZE = 4096
+#: Liked films used as anchors, at most.
+_MAX_LIKED_ANCHORS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +111,7 @@ class RecommendationPipeline:
         self.tmdb = tmdb
         self.llm = llm
         self.publisher = publisher
+        self._favorite_cache: dict[tuple[str, str, int | None], tuple[float, TitleMatch | None]] = {}
         calibration = calibration_for(embedder.model_id)
         self.threshold = settings.similarity_threshold or calibration.similarity_threshold
         self.ceiling = calibration.similarity_ceiling
@@ -101,36 +124,178 @@ class RecommendationPipeline:
                 connection, user_id, recent_days=self.settings.recent_recommendation_days
             )
 
-    async def _local(self, query: np.ndarray, count: int) -> list[Candidate]:
+    async def _favorites(self, quiz: QuizConstraints) -> list[TitleMatch | None]:
+        """Each person's favourite film as a catalog row, when the catalog has it (cached per title)."""
+        found: list[TitleMatch | None] = []
+        for person in quiz.people:
+            favorite = person.favorite
+            key = (favorite.text.casefold(), favorite.title.casefold(), favorite.year)
+            cached = self._favorite_cache.get(key)
+            if cached is not None and cached[0] > time.monotonic():
+                found.append(cached[1])
+                continue
+            async with self.pool.acquire() as connection:
+                match = await catalog_repository.resolve_title(connection, favorite.text, None)
+                if match is None and favorite.year is not None:
+                    match = await catalog_repository.resolve_title(connection, favorite.title, favorite.year)
+            if len(self._favorite_cache) >= _FAVORITE_CACHE_SIZE:
+                self._favorite_cache.clear()
+            self._favorite_cache[key] = (time.monotonic() + _FAVORITE_CACHE_SECONDS, match)
+            found.append(match)
+        return found
+
+    async def _search(
+        self,
+        query: np.ndarray,
+        quiz: QuizConstraints,
+        anchors: Mapping[int, str],
+        *,
+        keep_moods: bool,
+        keep_era: bool,
+        count: int,
+    ) -> list[Candidate]:
+        """Catalog films meeting the constraints (one search per distinct person's constraints)."""
+        excluded_ids = tuple(anchors)
+        people: Sequence[PersonConstraints | None] = quiz.people or [None]
+        specs = list(
+            dict.fromkeys(
+                candidate_filters(
+                    person, quiz.exclusions, keep_moods=keep_moods, keep_era=keep_era, excluded_ids=excluded_ids
+                )
+                for person in people
+            )
+        )
+        found: dict[int, Candidate] = {}
         async with self.pool.acquire() as connection:
-            matches = await movies_repository.match_movies(
-                connection, query, threshold=self.settings.local_match_threshold, count=count
+            for spec in specs:
+                for row in await repository.match_candidates(
+                    connection, query, anchor_ids=list(anchors), count=count, filters=spec
+                ):
+                    found.setdefault(row.id, candidate_of(row, anchors))
+        return [candidate for candidate in found.values() if candidate.similarity > self.settings.local_match_threshold]
+
+    def _enough(self, candidates: Sequence[Candidate], quiz: QuizConstraints, limit: int) -> bool:
+        """Whether the candidates can fill the picks: limit films, and in a group each person's share."""
+        if len(candidates) < limit:
+            return False
+        people = len(quiz.people)
+        if people <= 1:
+            return True
+        share = min(2 if people <= 3 else 1, max(1, limit // people))
+        fitting = [0] * people
+        for candidate in candidates:
+            for index in quiz.fitting_people(candidate.year, candidate.genres):
+                fitting[index] += 1
+        return all(count >= share for count in fitting)
+
+    async def _candidates(
+        self,
+        query: np.ndarray,
+        quiz: QuizConstraints,
+        people: Sequence[QuizPerson],
+        memory: UserMemory,
+        anchors: Mapping[int, str],
+        *,
+        shown: frozenset[str],
+        limit: int,
+        page: int,
+        locale: str,
+        progress: StageWriter | None = None,
+    ) -> tuple[list[Candidate], list[Candidate], dict[str, str]]:
+        """The films to rank (first the trusted, then the weak ones) and, per film key, which
+        constraint gave way for it.
+
+        What gives way when fewer than limit films qualify, in order: the films recommended to the
+        person recently, then (after TMDB discover under every constraint) the moods, then the era.
+        Stated exclusions never give way. Watched and not-interested films never come back.
+        """
+        count = self.settings.local_match_count + len(shown)
+        titles = quiz_title_keys(people)
+        relaxed: dict[str, str] = {}
+
+        def kept(candidates: Sequence[Candidate], *, allow_recent: bool) -> list[Candidate]:
+            excluded = memory.excluded_keys | shown
+            if not allow_recent:
+                excluded = excluded | memory.recent_keys
+            return apply_memory(
+                candidates, excluded_keys=excluded, wrong_mood_keys=memory.wrong_mood_keys, excluded_titles=titles
+            )
+
+        searched = await self._search(query, quiz, anchors, keep_moods=True, keep_era=True, count=count)
+        local = kept(searched, allow_recent=False)
+        if not self._enough(local, quiz, limit) and memory.recent_keys:
+            local = kept(searched, allow_recent=True)
+        strong = [candidate for candidate in local if candidate.similarity >= self.threshold]
+        weak = [candidate for candidate in local if candidate.similarity < self.threshold]
+        tmdb: list[Candidate] = []
+        if self.tmdb is not None and (
+            len(strong) < self.settings.min_high_quality_local or not self._enough(local, quiz, limit)
+        ):
+            if progress is not None:
+                await progress.enter("tmdb-search")
+            tmdb = kept(await self._tmdb(quiz, query, page, locale), allow_recent=True)
+        trusted = [*strong, *tmdb] if tmdb else [*strong, *weak]
+        rest = weak if tmdb else []
+        for label, keep_moods, keep_era in (("moods", False, True), ("era and moods", False, False)):
+            if self._enough([*trusted, *rest], quiz, limit):
+                break
+            seen = {candidate.key for candidate in [*trusted, *rest]}
+            wider = [
+                candidate
+                for candidate in kept(
+                    await self._search(query, quiz, anchors, keep_moods=keep_moods, keep_era=keep_era, count=count),
+                    allow_recent=True,
+                )
+                if candidate.key not in seen
+            ]
+            for candidate in wider:
+                relaxed[candidate.key] = label
+            rest = [*rest, *wider]
+        return trusted, rest, relaxed
+
+    def _rank(
+        self,
+        trusted: Sequence[Candidate],
+        rest: Sequence[Candidate],
+        quiz: QuizConstraints,
+        favorites: Sequence[TitleMatch | None],
+        relaxed: Mapping[str, str],
+        limit: int,
+    ) -> list[Candidate]:
+        """Scores, diversifies and spreads the picks over the group; each pick gets its "why"."""
+        today_year = dt.date.today().year
+        favorite_genres = [frozenset(match.genres) if match is not None else frozenset() for match in favorites]
+
+        def scored(candidates: Sequence[Candidate]) -> list[tuple[Candidate, float]]:
+            return [
+                (
+                    candidate,
+                    quiz_score(
+                        candidate, quiz, favorite_genres=favorite_genres, ceiling=self.ceiling, today_year=today_year
+                    ),
+                )
+                for candidate in candidates
+            ]
+
+        picks = select_picks(scored(trusted), quiz, limit)
+        if len(picks) < limit:
+            chosen = {pick.key for pick in picks}
+            picks += select_picks(
+                scored([candidate for candidate in rest if candidate.key not in chosen]), quiz, limit - len(picks)
             )
         return [
-            Candidate(
-                name=match.name,
-                year=match.year,
-                similarity=float(match.similarity),
-                from_tmdb=False,
-                description=match.description,
-                movie_id=match.id,
-                tmdb_id=match.tmdb_id,
-                age_rating=match.age_rating,
-                duration=match.duration or None,
-                score_rating=match.score_rating,
-                poster_url=match.poster_url,
-                localized_name=match.localized_name,
-            )
-            for match in matches
+            replace(pick, why=explain(pick, quiz, relaxed=relaxed.get(pick.key), ceiling=self.ceiling))
+            for pick in picks
         ]
 
-    async def _tmdb(self, people: Sequence[QuizPerson], query: np.ndarray, page: int, locale: str) -> list[Candidate]:
-        """TMDB discover results for the quiz, scored against the quiz embedding like catalog films."""
+    async def _tmdb(self, quiz: QuizConstraints, query: np.ndarray, page: int, locale: str) -> list[Candidate]:
+        """TMDB discover results under the quiz's constraints, scored against the quiz embedding like
+        catalog films."""
         if self.tmdb is None:
             return []
         try:
             found = await self.tmdb.discover(
-                discover_params(people, dt.date.today()), page, language=locale, priority="interactive"
+                discover_params(quiz, dt.date.today()), page, language=locale, priority="interactive"
             )
         except TMDB_FAILURES as exc:
             log.warning("tmdb_fallback_unavailable", error=str(exc))
@@ -150,8 +315,11 @@ class RecommendationPipeline:
                 score_rating=Decimal(str(round(movie.vote_average, 1))) if movie.vote_count else None,
                 poster_url=poster_url(self.settings.tmdb_image_base_url, movie.poster_path),
                 localized_name=movie.title,
+                genres=frozenset(GENRE_NAMES[genre] for genre in movie.genre_ids if genre in GENRE_NAMES),
+                vote_count=movie.vote_count,
             )
             for movie, vector in zip(films, vectors, strict=True)
+            if quiz.exclusions.forbidden_genres.isdisjoint(GENRE_NAMES.get(genre, "") for genre in movie.genre_ids)
         ]
 
     async def _describe(self, quiz_text: str, picks: Sequence[Candidate], locale: str) -> list[str]:
@@ -181,6 +349,7 @@ class RecommendationPipeline:
                 score_rating=pick.score_rating,
                 duration=pick.duration,
                 age_rating=pick.age_rating,
+                why=pick.why,
             )
             for position, (pick, description) in enumerate(zip(picks, descriptions, strict=True))
         ]
@@ -227,20 +396,23 @@ class RecommendationPipeline:
             await progress.enter("embedding")
             query = await self.embedder.embed_one(quiz_text)
             await progress.enter("local-search")
-            # Ask for as many more as the filters may remove, so the picks are still full afterwards.
-            wanted = (
-                self.settings.local_match_count + len(people) + len(memory.excluded_keys) + len(memory.wrong_mood_keys)
+            quiz = self._constraints(people)
+            favorites = await self._favorites(quiz)
+            anchors = self._anchors(favorites, memory)
+            limit = self.settings.max_total_movies
+            trusted, rest, relaxed = await self._candidates(
+                query,
+                quiz,
+                people,
+                memory,
+                anchors,
+                shown=frozenset(),
+                limit=limit,
+                page=1,
+                locale=given.locale,
+                progress=progress,
             )
-            local = self._filter(await self._local(query, min(wanted, 100)), people, memory, set())[
-                : self.settings.local_match_count
-            ]
-            strong = [pick for pick in local if pick.similarity >= self.threshold]
-            weak = [pick for pick in local if pick.similarity < self.threshold]
-            tmdb: list[Candidate] = []
-            if len(strong) < self.settings.min_high_quality_local and self.tmdb is not None:
-                await progress.enter("tmdb-search")
-                tmdb = self._filter(await self._tmdb(people, query, 1, given.locale), people, memory, set())
-            picks = merge_picks([strong, tmdb, weak], self.settings.max_total_movies)
+            picks = self._rank(trusted, rest, quiz, favorites, relaxed, limit)
             # True only when the broader search gave films that were picked: a fallback that gave up
             # (429, the wait bound, TMDB down) or whose films were all dropped leaves it false.
             used_broader_search = any(pick.from_tmdb for pick in picks)
@@ -268,15 +440,28 @@ class RecommendationPipeline:
             used_broader_search=used_broader_search,
         )
 
-    def _filter(
-        self, candidates: Sequence[Candidate], people: Sequence[QuizPerson], memory: UserMemory, shown: set[str]
-    ) -> list[Candidate]:
-        return apply_memory(
-            candidates,
-            excluded_keys=memory.excluded_keys | shown,
-            wrong_mood_keys=memory.wrong_mood_keys,
-            excluded_titles=quiz_title_keys(people),
+    @staticmethod
+    def _constraints(people: Sequence[QuizPerson]) -> QuizConstraints:
+        return quiz_constraints(
+            [
+                person_constraints(
+                    favorite_movie=person.favorite_movie,
+                    new_vs_classic=person.new_vs_classic,
+                    mood_preference=person.mood_preference,
+                    tone_preference=person.tone_preference,
+                    favorite_movie_why=person.favorite_movie_why,
+                )
+                for person in people
+            ]
         )
+
+    @staticmethod
+    def _anchors(favorites: Sequence[TitleMatch | None], memory: UserMemory) -> dict[int, str]:
+        """The anchor films by id and name: the favourites in the catalog, then the liked films."""
+        anchors = {match.id: match.name for match in favorites if match is not None}
+        for movie_id in memory.liked_movie_ids[:_MAX_LIKED_ANCHORS]:
+            anchors.setdefault(movie_id, "a film you liked")
+        return anchors
 
     async def _announce(
         self, recommendation_id: uuid.UUID, picks: Sequence[Candidate], *, batch: int, announce: Announce | None = None
@@ -314,10 +499,14 @@ class RecommendationPipeline:
         memory = await self._memory(row.user_id)
         quiz_text = quiz_embedding_text(people)
         query = await self.embedder.embed_one(quiz_text)
-        wanted = self.settings.max_total_movies
-        local = self._filter(await self._local(query, len(shown) + 3 * wanted), people, memory, shown)
-        tmdb = self._filter(await self._tmdb(people, query, batch + 1, row.locale), people, memory, shown)
-        picks = merge_picks([tmdb, local], wanted)
+        quiz = self._constraints(people)
+        favorites = await self._favorites(quiz)
+        anchors = self._anchors(favorites, memory)
+        limit = self.settings.max_total_movies
+        trusted, rest, relaxed = await self._candidates(
+            query, quiz, people, memory, anchors, shown=frozenset(shown), limit=limit, page=batch + 1, locale=row.locale
+        )
+        picks = self._rank(trusted, rest, quiz, favorites, relaxed, limit)
         descriptions = await self._describe(quiz_text, picks, row.locale)
         async with self.pool.acquire() as connection:
             await repository.store_batch(

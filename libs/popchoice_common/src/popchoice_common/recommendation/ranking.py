@@ -4,34 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+from popchoice_common.catalog.genres import GENRE_IDS, GENRE_NAMES
 from popchoice_common.catalog.identity import movie_key, normalize_title
 from popchoice_common.quiz import QuizPerson
 from popchoice_common.recommendation.constraints import (
+    AGE_RATING_RANK,
+    Exclusions,
     PersonConstraints,
     QuizConstraints,
     film_lightness,
     tone_fit,
 )
+from popchoice_common.recommendation.records import CandidateFilters, CandidateRow
 from popchoice_common.recommendation.weights import DEFAULT_WEIGHTS, RankingWeights
 
-#: Mood labels the quiz offers, and the TMDB genre each stands for.
-MOOD_GENRES: dict[str, int] = {
-    "action": 28,
-    "adventure": 12,
-    "animation": 16,
-    "comedy": 35,
-    "drama": 18,
-    "horror": 27,
-    "romance": 10749,
-    "sci-fi": 878,
-    "thriller": 53,
-    "documentary": 99,
-}
-SERIOUS_TONES = ("serious", "dark")
 WRONG_MOOD_PENALTY = 0.08
 
 
@@ -73,34 +63,81 @@ class Candidate:
         object.__setattr__(self, "title_key", (normalize_title(self.name), self.year))
 
 
-def _mood_key(label: str) -> str:
-    return re.sub(r"[^a-z-]", "", label.strip().lower().replace("science fiction", "sci-fi").replace(" ", "-"))
-
-
-def discover_params(people: Sequence[QuizPerson], today: dt.date) -> dict[str, str | int | bool]:
-    """TMDB discover/movie filters for the quiz: moods → genres (OR), era → release dates, tone → order."""
-    genres = sorted(
-        {
-            MOOD_GENRES[_mood_key(mood)]
-            for person in people
-            for mood in person.mood_preference
-            if _mood_key(mood) in MOOD_GENRES
-        }
-    )
-    eras = {person.new_vs_classic.strip().lower() for person in people}
-    tones = " ".join(person.tone_preference.lower() for person in people)
-    params: dict[str, str | int | bool] = {
-        "include_adult": False,
-        "vote_count.gte": 100,
-        "sort_by": "vote_average.desc" if any(tone in tones for tone in SERIOUS_TONES) else "popularity.desc",
-    }
-    if genres:
-        params["with_genres"] = "|".join(str(genre) for genre in genres)
-    if any("new" in era for era in eras) and not any("classic" in era for era in eras):
-        params["primary_release_date.gte"] = today.replace(year=today.year - 5).isoformat()
-    elif any("classic" in era for era in eras) and not any("new" in era for era in eras):
-        params["primary_release_date.lte"] = "2000-12-31"
+def discover_params(quiz: QuizConstraints, today: dt.date) -> dict[str, str | int | bool]:
+    """TMDB discover/movie filters under the quiz's constraints: the moods' genres (any of them), no
+    forbidden genre, the era when everyone shares one, the age cap (US certification) and the
+    runtime cap; a dark or serious tone orders by rating, others by popularity."""
+    params: dict[str, str | int | bool] = {"include_adult": False, "vote_count.gte": 100}
+    lightness = [person.lightness for person in quiz.people if person.lightness is not None]
+    params["sort_by"] = "vote_average.desc" if lightness and min(lightness) < 0 else "popularity.desc"
+    wanted = sorted({GENRE_IDS[genre] for person in quiz.people for genre in person.genres})
+    if wanted and all(person.genres for person in quiz.people):
+        params["with_genres"] = "|".join(str(genre) for genre in wanted)
+    forbidden = sorted(GENRE_IDS[genre] for genre in quiz.exclusions.forbidden_genres)
+    if forbidden:
+        params["without_genres"] = ",".join(str(genre) for genre in forbidden)
+    eras = {person.years for person in quiz.people}
+    if len(eras) == 1 and (years := next(iter(eras))) is not None:
+        if years.start is not None:
+            params["primary_release_date.gte"] = f"{years.start}-01-01"
+        if years.end is not None:
+            params["primary_release_date.lte"] = f"{min(years.end, today.year)}-12-31"
+    if quiz.exclusions.max_age_rating is not None:
+        params["certification_country"] = "US"
+        params["certification.lte"] = quiz.exclusions.max_age_rating
+    if quiz.exclusions.max_runtime is not None:
+        params["with_runtime.lte"] = quiz.exclusions.max_runtime
     return params
+
+
+def candidate_filters(
+    person: PersonConstraints | None,
+    exclusions: Exclusions,
+    *,
+    keep_moods: bool,
+    keep_era: bool,
+    excluded_ids: Sequence[int],
+) -> CandidateFilters:
+    """The search filters for one person: the group's exclusions always, the person's moods and era
+    unless they have given way."""
+    years = person.years if person is not None and keep_era else None
+    wanted = person.genres if person is not None and keep_moods else frozenset()
+    allowed = (
+        tuple(rating for rating, rank in AGE_RATING_RANK.items() if rank <= AGE_RATING_RANK[exclusions.max_age_rating])
+        if exclusions.max_age_rating is not None
+        else None
+    )
+    return CandidateFilters(
+        min_year=years.start if years is not None else None,
+        max_year=years.end if years is not None else None,
+        wanted_genre_ids=tuple(sorted(GENRE_IDS[genre] for genre in wanted)),
+        forbidden_genre_ids=tuple(sorted(GENRE_IDS[genre] for genre in exclusions.forbidden_genres)),
+        allowed_age_ratings=allowed,
+        max_runtime=exclusions.max_runtime,
+        excluded_ids=tuple(excluded_ids),
+    )
+
+
+def candidate_of(row: CandidateRow, anchor_names: Mapping[int, str]) -> Candidate:
+    """A catalog film the search found, as a candidate pick."""
+    return Candidate(
+        name=row.name,
+        year=row.year,
+        similarity=float(row.similarity),
+        from_tmdb=False,
+        description=row.description,
+        movie_id=row.id,
+        tmdb_id=row.tmdb_id,
+        age_rating=row.age_rating,
+        duration=row.duration or None,
+        score_rating=row.score_rating,
+        poster_url=row.poster_url,
+        localized_name=row.localized_name,
+        genres=frozenset(GENRE_NAMES[genre] for genre in row.genre_ids if genre in GENRE_NAMES),
+        anchor_similarity=float(row.anchor_similarity) if row.anchor_similarity is not None else None,
+        anchor_name=anchor_names.get(row.anchor_id) if row.anchor_id is not None else None,
+        vote_count=row.vote_count,
+    )
 
 
 def quiz_title_keys(people: Sequence[QuizPerson]) -> set[str]:
@@ -156,18 +193,22 @@ def match_percent(similarity: float | None, ceiling: float) -> int:
 
 
 def catalog_pitch(candidate: Candidate, max_length: int = 220) -> str:
-    """A short pitch built from the catalog text, for when no chat model writes one."""
+    """A short pitch built from the catalog text and the pick's "why", for when no chat model writes one."""
+    why = f" {candidate.why}" if candidate.why else ""
+    room = max(60, max_length - len(why))
     text = " ".join(candidate.description.split())
     if not text:
         year = f" ({candidate.year})" if candidate.year else ""
-        return f"{candidate.name}{year} fits what you are in the mood for."
+        return f"{candidate.name}{year} fits what you are in the mood for.{why}"[: max_length + len(why)]
     sentences = re.split(r"(?<=[.!?])\s+", text)
     pitch = ""
     for sentence in sentences:
-        if len(pitch) + len(sentence) + 1 > max_length and pitch:
+        if len(pitch) + len(sentence) + 1 > room and pitch:
             break
         pitch = f"{pitch} {sentence}".strip()
-    return pitch if len(pitch) <= max_length else pitch[: max_length - 1].rstrip() + "…"
+    if len(pitch) > room:
+        pitch = pitch[: room - 1].rstrip() + "…"
+    return pitch + why
 
 
 # ---------------------------------------------------------------------------------------------

@@ -81,14 +81,54 @@ class StoredPick(msgspec.Struct, frozen=True):
 
 @dataclass(frozen=True, slots=True)
 class UserMemory:
-    """What a signed-in person told us: films to leave out and films that missed the mood."""
+    """What a signed-in person told us: films to leave out (watched, not interested), films recommended
+    to them recently (left out while enough other films qualify), films that missed the mood, and
+    liked films (anchors: films like them rank higher)."""
 
     excluded_keys: frozenset[str]
     wrong_mood_keys: frozenset[str]
+    recent_keys: frozenset[str] = frozenset()
+    liked_movie_ids: tuple[int, ...] = ()
 
     @classmethod
     def empty(cls) -> UserMemory:
         return cls(frozenset(), frozenset())
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateFilters:
+    """The hard constraints applied inside the vector search (None or empty: no filter)."""
+
+    min_year: int | None = None
+    max_year: int | None = None
+    wanted_genre_ids: tuple[int, ...] = ()
+    forbidden_genre_ids: tuple[int, ...] = ()
+    #: Upper-case certifications allowed (None: any, unknown included).
+    allowed_age_ratings: tuple[str, ...] | None = None
+    max_runtime: int | None = None
+    excluded_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateRow:
+    """A catalog film the candidate search found: its similarity to the quiz text, its best similarity
+    to an anchor film (and which), and its TMDB genre ids."""
+
+    id: int
+    name: str
+    year: int | None
+    age_rating: str | None
+    description: str
+    duration: int
+    score_rating: Decimal | None
+    vote_count: int | None
+    similarity: float
+    anchor_similarity: float | None
+    anchor_id: int | None
+    tmdb_id: int | None
+    poster_url: str | None
+    localized_name: str | None
+    genre_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,8 @@ import numpy as np
 
 from popchoice_common.recommendation.records import (
     RECOMMENDATION_COLUMNS,
+    CandidateFilters,
+    CandidateRow,
     MovieMatch,
     RecommendationRow,
     StoredPick,
@@ -233,28 +235,44 @@ async def shown_movie_keys(connection: asyncpg.Connection, recommendation_id: uu
 
 
 async def user_memory(connection: asyncpg.Connection, user_id: uuid.UUID, *, recent_days: int) -> UserMemory:
-    """Watched, not interested, feedback that rules a film out, and films recommended recently."""
+    """Watched, not interested, feedback that rules a film out, films recommended recently, wrong-mood
+    films and liked films (those in the catalog, as anchors)."""
     rows = await connection.fetch(
         """
-        SELECT movie_key, 'exclude' AS effect FROM user_movie_interactions
+        SELECT movie_key, 'exclude' AS effect, NULL::bigint AS movie_id FROM user_movie_interactions
             WHERE user_id = $1 AND kind IN ('watched', 'not_interested')
         UNION ALL
-        SELECT movie_key, 'wrong_mood' FROM user_movie_interactions WHERE user_id = $1 AND kind = 'wrong_mood'
+        SELECT movie_key, 'wrong_mood', NULL FROM user_movie_interactions WHERE user_id = $1 AND kind = 'wrong_mood'
         UNION ALL
-        SELECT f.movie_key, CASE WHEN f.kind = 'wrong_mood' THEN 'wrong_mood' ELSE 'exclude' END
+        SELECT i.movie_key, 'liked', film.id FROM user_movie_interactions i
+            CROSS JOIN LATERAL (
+                SELECT m.id FROM movies m
+                WHERE m.tmdb_id = coalesce(
+                    i.tmdb_id, CASE WHEN i.movie_key LIKE 'tmdb:%' THEN split_part(i.movie_key, ':', 2)::int END)
+                UNION ALL
+                SELECT m.id FROM movies m
+                WHERE i.movie_key LIKE 'title:%' AND m.normalized_name = normalize_title(i.movie_name)
+                  AND m.year IS NOT DISTINCT FROM i.movie_year
+                LIMIT 1
+            ) AS film
+            WHERE i.user_id = $1 AND i.kind = 'liked'
+        UNION ALL
+        SELECT f.movie_key, CASE WHEN f.kind = 'wrong_mood' THEN 'wrong_mood' ELSE 'exclude' END, NULL
             FROM recommendation_feedback f
             WHERE f.user_id = $1 AND f.kind IN ('already_watched', 'too_obvious', 'too_obscure', 'wrong_mood')
         UNION ALL
-        SELECT m.movie_key, 'exclude' FROM recommendation_movies m
+        SELECT m.movie_key, 'recent', NULL FROM recommendation_movies m
             JOIN recommendations r ON r.id = m.recommendation_id
             WHERE r.user_id = $1 AND r.created_at > now() - make_interval(days => $2)
         """,
         user_id,
         recent_days,
     )
-    excluded = frozenset(row["movie_key"] for row in rows if row["effect"] == "exclude")
-    wrong_mood = frozenset(row["movie_key"] for row in rows if row["effect"] == "wrong_mood")
-    return UserMemory(excluded, wrong_mood - excluded)
+    excluded = frozenset(row[0] for row in rows if row[1] == "exclude")
+    wrong_mood = frozenset(row[0] for row in rows if row[1] == "wrong_mood")
+    recent = frozenset(row[0] for row in rows if row[1] == "recent")
+    liked = tuple(dict.fromkeys(row[2] for row in rows if row[1] == "liked"))
+    return UserMemory(excluded, wrong_mood - excluded, recent - excluded, liked)
 
 
 async def match_movies(executor: Executor, embedding: np.ndarray, *, threshold: float, count: int) -> list[MovieMatch]:
@@ -262,3 +280,29 @@ async def match_movies(executor: Executor, embedding: np.ndarray, *, threshold: 
     shows: match_movie_picks, the request path's form of match_movies (db/functions/30_vector_search.sql)."""
     rows = await executor.fetch("SELECT * FROM match_movie_picks($1, $2, $3)", embedding, threshold, count)
     return [MovieMatch(*row) for row in rows]
+
+
+async def match_candidates(
+    executor: Executor, embedding: np.ndarray, *, anchor_ids: Sequence[int], count: int, filters: CandidateFilters
+) -> list[CandidateRow]:
+    """The films nearest the quiz text and nearest each anchor film that meet every filter, inside the
+    vector search (match_movie_candidates, db/functions/30_vector_search.sql)."""
+    rows = await executor.fetch(
+        "SELECT * FROM match_movie_candidates($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        embedding,
+        list(anchor_ids),
+        count,
+        filters.min_year,
+        filters.max_year,
+        list(filters.wanted_genre_ids) or None,
+        list(filters.forbidden_genre_ids) or None,
+        list(filters.allowed_age_ratings) if filters.allowed_age_ratings is not None else None,
+        filters.max_runtime,
+        list(filters.excluded_ids) or None,
+    )
+    found = []
+    for row in rows:
+        values = list(row.values())
+        values[-1] = tuple(values[-1])
+        found.append(CandidateRow(*values))
+    return found
