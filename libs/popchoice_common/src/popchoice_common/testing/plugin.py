@@ -3,6 +3,14 @@
 Isolation: each test process (xdist worker) gets its own migrated database; ``db_pool`` empties
 the data tables after each test and ``db_conn`` rolls its transaction back. Redis tests get a key
 prefix of their own, whose keys are deleted afterwards.
+
+Which database fixture: ``db_conn`` by default, a connection inside a transaction that is rolled
+back after the test (the code under test takes a connection; its own ``connection.transaction()``
+becomes a savepoint). ``db_pool`` only where the rows must be committed: the code under test takes
+a pool and opens its own connections or transactions (the pipeline, seeding, the backfill, the
+stream handlers), several connections must see each other's writes (concurrency, snapshots,
+LISTEN/NOTIFY), or another process or app reads the database (services started as processes, the
+gateway's TestClient). Rows come from :mod:`popchoice_common.testing.factories`, which takes either.
 """
 
 from __future__ import annotations
@@ -127,7 +135,8 @@ async def _reset_database(url: str) -> None:
 
 @pytest.fixture
 async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    """A pool on the worker's database; every data table is emptied after the test."""
+    """A pool on the worker's database, its writes committed; every data table is emptied after the test.
+    For code that needs committed rows only: prefer ``db_conn`` (see the module's docstring)."""
     pool = await create_pool(database_url, min_size=1, max_size=8)
     try:
         yield pool
@@ -138,7 +147,7 @@ async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 @pytest.fixture
 async def db_conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """A connection inside a transaction that is rolled back after the test."""
+    """A connection inside a transaction that is rolled back after the test: the default database fixture."""
     pool = await create_pool(database_url, min_size=1, max_size=1)
     try:
         async with pool.acquire() as connection:
