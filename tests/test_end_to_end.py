@@ -2,7 +2,6 @@
 against the real PostgreSQL and Redis, with the fake TMDB and OpenAI servers."""
 
 import asyncio
-import hashlib
 import json
 import os
 import signal
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from popchoice_catalog_seeder.service import seed_movies_file
+from popchoice_common.testing.factories import insert_api_key, insert_interaction, insert_user
 from popchoice_common.testing.fake_openai import API_KEY as OPENAI_KEY
 from popchoice_common.testing.fake_tmdb import API_KEY as TMDB_KEY
 from popchoice_common.testing.fake_tmdb import make_movie
@@ -60,12 +60,8 @@ def pitches_reply(messages):
 async def stack(db_pool, database_url, redis_url, key_prefix, fake_tmdb, fake_openai, hash_embedder, tmp_path):
     """A seeded catalog, an API key for a user, and the env every service process gets."""
     await seed_movies_file(db_pool, hash_embedder, ROOT / "movies.txt")
-    user_id = await db_pool.fetchval("INSERT INTO users (email) VALUES ('viewer@example.com') RETURNING id")
-    await db_pool.execute(
-        "INSERT INTO api_keys (name, key_digest, user_id) VALUES ('tests', $1, $2)",
-        hashlib.sha256(API_KEY.encode()).hexdigest(),
-        user_id,
-    )
+    user_id = await insert_user(db_pool, "viewer@example.com")
+    await insert_api_key(db_pool, API_KEY, user_id=user_id)
     fake_tmdb.state.add(*documentaries(12))
     fake_openai.state.structured_reply = pitches_reply
     env = {
@@ -190,13 +186,9 @@ async def test_memory_keeps_watched_and_rejected_films_out(stack, db_pool):
     processes, user_id = stack
     processes.start("popchoice_recommender")
     client = await start_gateway(processes)
-    other_user = await db_pool.fetchval("INSERT INTO users (email) VALUES ('other@example.com') RETURNING id")
+    other_user = await insert_user(db_pool, "other@example.com")
     other_key = f"other-{uuid.uuid4().hex}"
-    await db_pool.execute(
-        "INSERT INTO api_keys (name, key_digest, user_id) VALUES ('other', $1, $2)",
-        hashlib.sha256(other_key.encode()).hexdigest(),
-        other_user,
-    )
+    await insert_api_key(db_pool, other_key, user_id=other_user, name="other")
     baseline = (await client.post("/api/recommendations", json=SERVED_QUIZ, headers={"X-API-Key": other_key})).json()
     base = await poll_until(client, f"/api/recommendations/{baseline['slug']}", lambda b: b["status"] == "completed")
     main_key = await db_pool.fetchval(
@@ -204,13 +196,8 @@ async def test_memory_keeps_watched_and_rejected_films_out(stack, db_pool):
         uuid.UUID(base["id"]),
     )
     watched, rejected = main_key, keys_of(base)[0]
-    await db_pool.execute(
-        "INSERT INTO user_movie_interactions (user_id, movie_key, movie_name, kind) VALUES"
-        " ($1, $2, 'a', 'watched'), ($1, $3, 'b', 'not_interested')",
-        user_id,
-        watched,
-        rejected,
-    )
+    await insert_interaction(db_pool, user_id, watched, "watched")
+    await insert_interaction(db_pool, user_id, rejected, "not_interested")
     mine = (await client.post("/api/recommendations", json=SERVED_QUIZ)).json()
     picked = await poll_until(client, f"/api/recommendations/{mine['id']}", lambda b: b["status"] == "completed")
     all_keys = set(keys_of(picked)) | {
