@@ -29,7 +29,7 @@ EXPECTED: dict[str, set[str]] = {
     "stale_tmdb_metadata": {"never_refreshed", "refreshed_long_ago"},
     "missing_cast": {"no_cast"},
     "missing_director": {"no_director"},
-    "missing_genres": {"no_genres"},
+    "missing_genres": {"no_genres", "untracked", "untracked_duplicate"},
     "missing_keywords": {"no_keywords"},
     "duplicate_tmdb_id": set(),
     "duplicate_title_year": {"tracked_duplicate", "untracked_duplicate"},

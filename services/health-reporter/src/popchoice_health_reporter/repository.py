@@ -123,11 +123,11 @@ async def tmdb_movies_without_credit(connection: asyncpg.Connection, role: str, 
     )
 
 
-async def tmdb_movies_without_genres(connection: asyncpg.Connection, *, limit: int) -> Defects:
-    """TMDB-linked movies with no genre."""
+async def movies_without_genres(connection: asyncpg.Connection, *, limit: int) -> Defects:
+    """Movies with no genre, curated or from TMDB (the recommender's mood and exclusion filters need them)."""
     return await _movies_where(
         connection,
-        "m.tmdb_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM movie_genres g WHERE g.movie_id = m.id)",
+        "NOT EXISTS (SELECT 1 FROM movie_genres g WHERE g.movie_id = m.id)",
         "tmdb_id",
         limit=limit,
     )

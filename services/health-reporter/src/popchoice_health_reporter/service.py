@@ -75,8 +75,8 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check(
         "missing_genres",
-        "TMDB-linked movies without genres",
-        lambda c, o: repository.tmdb_movies_without_genres(c, limit=o.sample_limit),
+        "movies without genres (moods and stated exclusions cannot judge them)",
+        lambda c, o: repository.movies_without_genres(c, limit=o.sample_limit),
     ),
     Check(
         "missing_keywords",
