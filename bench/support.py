@@ -21,6 +21,27 @@ WORDS = (  # noqa: SIM905 - a word list reads best as one string
     "chef thief spy queen brothers sisters summer winter night road friendship betrayal mystery"
 ).split()
 RATINGS = ["G", "PG", "PG-13", "R"]
+#: Genres of the generated films (TMDB's names), one to three each, as a real catalog has them.
+GENRES = [
+    "Action",
+    "Adventure",
+    "Animation",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Family",
+    "Fantasy",
+    "History",
+    "Horror",
+    "Music",
+    "Mystery",
+    "Romance",
+    "Science Fiction",
+    "Thriller",
+    "War",
+    "Western",
+]
 
 
 async def _admin(server_url: str, sql: str) -> None:
@@ -53,8 +74,9 @@ def generate_movies_file(path: Path, count: int, seed: int = 7) -> None:
         title = " ".join(rng.choice(WORDS).title() for _ in range(rng.randint(1, 4))) + f" {index}"
         minutes = rng.randint(75, 190)
         description = " ".join(rng.choice(WORDS) for _ in range(rng.randint(35, 70))).capitalize() + "."
+        genres = ", ".join(rng.sample(GENRES, rng.randint(1, 3)))
         entries.append(
             f"{title}: {rng.randint(1930, 2024)} | {rng.choice(RATINGS)} | {minutes // 60}h {minutes % 60}m"
-            f" | {rng.randint(40, 95) / 10:.1f} rating\n{description}"
+            f" | {rng.randint(40, 95) / 10:.1f} rating\nGenres: {genres}\n{description}"
         )
     path.write_text("\n\n".join(entries) + "\n", encoding="utf-8")
