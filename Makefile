@@ -9,7 +9,7 @@ PACKAGES := libs/popchoice_common services/catalog-seeder services/recommender s
 PYTEST_WORKERS ?= 2
 
 .PHONY: help install demo test lint migrate seed calibrate db-start db-stop jobs asyncapi \
-        bench-seed bench-streams bench-tmdb bench-recommend bench-vector gateway recommender catalog-seeder discovery discovery-enqueue \
+        bench-seed bench-streams bench-tmdb bench-recommend bench-vector bench-relevance gateway recommender catalog-seeder discovery discovery-enqueue \
         backfill backfill-enqueue health clean
 
 help: ## list the targets
@@ -98,6 +98,9 @@ bench-recommend: $(STAMP) ## recommendation benchmark: 10,000 films, 50 clients,
 
 bench-vector: $(STAMP) ## vector search benchmark: match_movies at 100,000 films, 384 and 3,072 dimensions
 	$(BIN)/python bench/vector/run.py
+
+bench-relevance: $(STAMP) ## relevance benchmark: the quizzes of bench/relevance against the real gateway and recommender on the curated catalog (local embedder), beside RANDOM and FILTER baselines
+	$(BIN)/python bench/relevance/run.py
 
 bench-tmdb: $(STAMP) ## shared TMDB budget benchmark: four worker processes against the fake TMDB's limit
 	$(BIN)/python bench/tmdb_budget/run.py
