@@ -158,7 +158,7 @@ BEGIN
     -- The nearest films to the quiz text and, for each anchor film (the favourite resolved to a
     -- catalog row, liked films), the nearest films to that film's own embedding: all of them
     -- meeting the filters (a NULL filter is no filter), with their similarity to the quiz text, their
-    -- best similarity to an anchor (and which), and their TMDB genre ids. pgvector's iterative index
+    -- best similarity to an anchor (and which), and their TMDB genre ids (movies.genre_ids, db/init/017). pgvector's iterative index
     -- scan (relaxed order, re-sorted here) keeps reading the index until match_count rows pass the
     -- filters, so a strict filter still returns enough films.
     EXECUTE format($definition$
@@ -200,8 +200,7 @@ BEGIN
             SELECT m.id, m.name, m.year, m.age_rating, m.description, m.duration, m.score_rating, m.vote_count,
                    1 - (m.embedding::%1$s <=> query_embedding::%1$s) AS similarity,
                    best.similarity AS anchor_similarity, best.id AS anchor_id,
-                   m.tmdb_id, m.poster_url, m.localized_name,
-                   ARRAY(SELECT g.genre_id FROM movie_genres g WHERE g.movie_id = m.id ORDER BY g.genre_id)
+                   m.tmdb_id, m.poster_url, m.localized_name, m.genre_ids
             FROM found
             JOIN movies m ON m.id = found.id
             LEFT JOIN LATERAL (
@@ -216,10 +215,8 @@ BEGIN
                 AND (max_runtime IS NULL OR (m.duration > 0 AND m.duration <= max_runtime))
                 AND (allowed_age_ratings IS NULL OR upper(btrim(m.age_rating)) = ANY(allowed_age_ratings))
                 AND (excluded_ids IS NULL OR NOT m.id = ANY(excluded_ids))
-                AND (wanted_genres IS NULL OR EXISTS (
-                    SELECT 1 FROM movie_genres g WHERE g.movie_id = m.id AND g.genre_id = ANY(wanted_genres)))
-                AND (forbidden_genres IS NULL OR NOT EXISTS (
-                    SELECT 1 FROM movie_genres g WHERE g.movie_id = m.id AND g.genre_id = ANY(forbidden_genres)))
+                AND (wanted_genres IS NULL OR m.genre_ids && wanted_genres)
+                AND (forbidden_genres IS NULL OR NOT m.genre_ids && forbidden_genres)
     $filter$, p_model));
 END;
 $$;

@@ -285,3 +285,12 @@ async def test_match_movie_candidates_adds_the_films_nearest_an_anchor(db_conn):
     assert rows[near_anchor]["anchor_id"] == anchor
     assert rows[near_anchor]["anchor_similarity"] > 0.9 > rows[near_query]["anchor_similarity"]
     assert rows[near_query]["similarity"] > rows[near_anchor]["similarity"]
+
+
+async def test_a_movies_genre_ids_follow_movie_genres(db_conn):
+    """movies.genre_ids mirrors movie_genres (sorted) as links are added and removed (db/init/017)."""
+    movie_id = await factories.insert_movie(db_conn, "Alien", 1979)
+    await factories.link_genres(db_conn, movie_id, (878, "Science Fiction"), (27, "Horror"))
+    assert await db_conn.fetchval("SELECT genre_ids FROM movies WHERE id = $1", movie_id) == [27, 878]
+    await db_conn.execute("DELETE FROM movie_genres WHERE movie_id = $1 AND genre_id = 27", movie_id)
+    assert await db_conn.fetchval("SELECT genre_ids FROM movies WHERE id = $1", movie_id) == [878]

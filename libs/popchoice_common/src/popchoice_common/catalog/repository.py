@@ -421,12 +421,15 @@ async def search_titles(
             WHERE t.trigram = ANY(q.trigrams)
             GROUP BY t.movie_id
             ORDER BY shared DESC, t.movie_id
-            LIMIT 200
+            LIMIT 50
         )
         SELECT * FROM (
             SELECT m.id, m.name, m.year,
-                   hits.shared::float8 / (cardinality(q.trigrams) + cardinality(title_trigrams(m.name)) - hits.shared)
-                       AS similarity,
+                   hits.shared::float8 / (
+                       cardinality(q.trigrams)
+                       + (SELECT count(*) FROM movie_title_trigrams own WHERE own.movie_id = m.id)
+                       - hits.shared
+                   ) AS similarity,
                    ARRAY(SELECT g.name FROM movie_genres mg JOIN catalog_genres g ON g.tmdb_id = mg.genre_id
                          WHERE mg.movie_id = m.id ORDER BY g.name) AS genres,
                    m.vote_count
