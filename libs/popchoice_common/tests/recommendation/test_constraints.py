@@ -75,6 +75,9 @@ def test_year_ranges_contain_their_ends_and_reject_unknown_years():
         (["western"], {"Western"}),
         (["documentary"], {"Documentary"}),
         (["whatever"], set()),
+        (["dark comedy"], {"Comedy"}),
+        (["dark"], {"Crime", "Thriller", "Drama"}),
+        (["funny and romantic"], {"Comedy", "Romance"}),
     ],
 )
 def test_moods_map_to_tmdb_genres_with_synonyms(moods, expected):
@@ -105,6 +108,9 @@ def test_moods_map_to_tmdb_genres_with_synonyms(moods, expected):
         ("less than 90 minutes", set(), None, 90),
         ("an hour and a half max", set(), None, 90),
         ("not too long please", set(), None, 120),
+        ("I can't sit through anything over 2 hours", set(), None, 120),
+        ("nothing over 100 minutes", set(), None, 100),
+        ("keep it clean: PG-13 at most", set(), "PG-13", None),
     ],
 )
 def test_stated_exclusions_become_hard_constraints(text, forbidden, age_cap, runtime_cap):
@@ -129,6 +135,8 @@ def test_stated_exclusions_become_hard_constraints(text, forbidden, age_cap, run
         "two hours of pure fun",
         "the kid in me loves cartoons",
         "we love sci-fi, no doubt",
+        "I would happily watch anything over 2 hours",
+        "I'm not scared of anything",
     ],
 )
 def test_phrases_that_only_look_like_exclusions_are_no_constraint(text):

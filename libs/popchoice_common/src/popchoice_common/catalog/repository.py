@@ -448,10 +448,16 @@ async def search_titles(
 
 
 async def resolve_title(
-    executor: Executor, title: str, year: int | None, *, min_similarity: float = 0.5
+    executor: Executor,
+    title: str,
+    year: int | None,
+    *,
+    min_similarity: float = 0.5,
+    min_similarity_with_year: float = 0.3,
 ) -> TitleMatch | None:
     """The catalog film a typed title means: the same normalised title (and year, when given) first,
-    else the most similar title above min_similarity (a year given must match then too)."""
+    else the most similar title above min_similarity; a year given must match then too, and as the
+    year is strong evidence, a looser min_similarity_with_year is enough ("Seven (1995)" is Se7en)."""
     exact = await executor.fetch(
         """
         SELECT m.id, m.name, m.year,
@@ -468,9 +474,8 @@ async def resolve_title(
     if exact:
         row = exact[0]
         return TitleMatch(row[0], row[1], row[2], 1.0, tuple(row[3]))
-    for match in await search_titles(executor, title, limit=5):
-        if match.similarity < min_similarity:
-            break
+    threshold = min_similarity if year is None else min_similarity_with_year
+    for match in await search_titles(executor, title, limit=10, min_similarity=threshold):
         if year is None or match.year == year:
             return match
     return None

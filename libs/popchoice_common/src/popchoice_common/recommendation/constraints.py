@@ -133,10 +133,21 @@ def genres_named(text: str) -> frozenset[str]:
 
 
 def mood_genres(moods: Iterable[str]) -> frozenset[str]:
-    """The genres a person's moods stand for (a mood is a label like "Comedy" or free text like "cozy")."""
+    """The genres a person's moods stand for (a mood is a label like "Comedy" or free text like "cozy").
+
+    Within one mood, a word that names a single genre outweighs vague ones: "dark comedy" is a
+    comedy (not also crime and thriller), while "dark" alone reaches all three."""
     found: set[str] = set()
     for mood in moods:
-        found |= genres_named(mood)
+        tokens = _words(mood)
+        specific: set[str] = set()
+        vague: set[str] = set()
+        index = 0
+        while index < len(tokens):
+            genres, length = _genre_terms_at(tokens, index)
+            (specific if len(genres) == 1 else vague).update(genres)
+            index += max(length, 1)
+        found |= specific or vague
     return frozenset(found)
 
 
@@ -456,6 +467,15 @@ def _runtime_cap(text: str) -> tuple[int | None, str | None]:
         number = float(_NUMBER_WORDS.get(number_text, 0) or number_text)
         minutes = number * 60 if unit_text.startswith("h") else number
         return int(minutes), found.group(0).strip()
+    negated_over = re.search(
+        rf"(?:\bnothing|\b(?:can't|cannot|won't|don't|do not|not|never)\b(?: \w+){{0,4}} anything)"
+        rf" (?:over|longer than|more than|above|past) {amount} ?{unit}\b",
+        lowered,
+    )
+    if negated_over:
+        number_text, unit_text = negated_over.group(1), negated_over.group(2)
+        number = float(_NUMBER_WORDS.get(number_text, 0) or number_text)
+        return int(number * 60 if unit_text.startswith("h") else number), negated_over.group(0).strip()
     compact = re.search(rf"{limit} (\d)h ?(\d\d?)m?\b", lowered)
     if compact:
         return int(compact.group(1)) * 60 + int(compact.group(2)), compact.group(0).strip()
@@ -470,7 +490,9 @@ def _rating_cap(phrases: str) -> tuple[str | None, str | None]:
     if found := re.search(r" (?:no|not|nothing|never) (?:rated )?(r|nc-17)(?:-rated| rated)? ", phrases):
         return ("PG-13" if found.group(1) == "r" else "R"), found.group(0).strip()
     if found := re.search(
-        r" (g|pg|pg-13)(?:-rated| rated)? (?:or (?:below|less|under|lower)|max|maximum|only) ", phrases
+        r" (g|pg|pg-13)(?:-rated| rated)? (?:or (?:below|less|under|lower)|and (?:below|under)|at most|max|maximum"
+        r"|tops|only) ",
+        phrases,
     ):
         return found.group(1).upper(), found.group(0).strip()
     if found := re.search(r" (?:rated|at most|max|up to) (g|pg|pg-13) ", phrases):

@@ -23,6 +23,7 @@ import numpy as np
 
 from popchoice_common.catalog import repository as catalog_repository
 from popchoice_common.catalog.genres import GENRE_NAMES
+from popchoice_common.catalog.identity import normalize_title
 from popchoice_common.catalog.movie_text import movie_embedding_text
 from popchoice_common.catalog.records import TitleMatch
 from popchoice_common.embedders import Embedder
@@ -135,9 +136,13 @@ class RecommendationPipeline:
                 found.append(cached[1])
                 continue
             async with self.pool.acquire() as connection:
-                match = await catalog_repository.resolve_title(connection, favorite.text, None)
-                if match is None and favorite.year is not None:
+                # A year given picks between films of one title ("Beauty and the Beast (1991)"); the whole
+                # text comes next, in case the number belongs to the title.
+                match = None
+                if favorite.year is not None:
                     match = await catalog_repository.resolve_title(connection, favorite.title, favorite.year)
+                if match is None:
+                    match = await catalog_repository.resolve_title(connection, favorite.text, None)
             if len(self._favorite_cache) >= _FAVORITE_CACHE_SIZE:
                 self._favorite_cache.clear()
             self._favorite_cache[key] = (time.monotonic() + _FAVORITE_CACHE_SECONDS, match)
@@ -172,7 +177,12 @@ class RecommendationPipeline:
                     connection, query, anchor_ids=list(anchors), count=count, filters=spec
                 ):
                     found.setdefault(row.id, candidate_of(row, anchors))
-        return [candidate for candidate in found.values() if candidate.similarity > self.settings.local_match_threshold]
+        candidates = list(found.values())
+        if not keep_moods or not keep_era:
+            # A film that meets every constraint is a candidate however far it is; one found after
+            # something gave way must at least resemble what was asked.
+            candidates = [c for c in candidates if c.similarity > self.settings.local_match_threshold]
+        return candidates
 
     def _enough(self, candidates: Sequence[Candidate], quiz: QuizConstraints, limit: int) -> bool:
         """Whether the candidates can fill the picks: limit films, and in a group each person's share."""
@@ -195,6 +205,7 @@ class RecommendationPipeline:
         people: Sequence[QuizPerson],
         memory: UserMemory,
         anchors: Mapping[int, str],
+        favorites: Sequence[TitleMatch | None],
         *,
         shown: frozenset[str],
         limit: int,
@@ -211,15 +222,27 @@ class RecommendationPipeline:
         """
         count = self.settings.local_match_count + len(shown)
         titles = quiz_title_keys(people)
+        # A favourite is left out by id when resolved (the anchors); one the catalog does not hold
+        # under its typed title ("E.T.", "Terminator 2": unresolved, or resolved only by likeness) is
+        # left out by title prefix too.
+        prefixes = tuple(
+            f"{normalize_title(person.favorite.title)} "
+            for person, match in zip(quiz.people, favorites, strict=True)
+            if (match is None or match.similarity < 1.0) and normalize_title(person.favorite.title)
+        )
         relaxed: dict[str, str] = {}
 
         def kept(candidates: Sequence[Candidate], *, allow_recent: bool) -> list[Candidate]:
             excluded = memory.excluded_keys | shown
             if not allow_recent:
                 excluded = excluded | memory.recent_keys
-            return apply_memory(
-                candidates, excluded_keys=excluded, wrong_mood_keys=memory.wrong_mood_keys, excluded_titles=titles
-            )
+            return [
+                candidate
+                for candidate in apply_memory(
+                    candidates, excluded_keys=excluded, wrong_mood_keys=memory.wrong_mood_keys, excluded_titles=titles
+                )
+                if not (prefixes and candidate.title_key[0].startswith(prefixes))
+            ]
 
         searched = await self._search(query, quiz, anchors, keep_moods=True, keep_era=True, count=count)
         local = kept(searched, allow_recent=False)
@@ -406,6 +429,7 @@ class RecommendationPipeline:
                 people,
                 memory,
                 anchors,
+                favorites,
                 shown=frozenset(),
                 limit=limit,
                 page=1,
@@ -504,7 +528,16 @@ class RecommendationPipeline:
         anchors = self._anchors(favorites, memory)
         limit = self.settings.max_total_movies
         trusted, rest, relaxed = await self._candidates(
-            query, quiz, people, memory, anchors, shown=frozenset(shown), limit=limit, page=batch + 1, locale=row.locale
+            query,
+            quiz,
+            people,
+            memory,
+            anchors,
+            favorites,
+            shown=frozenset(shown),
+            limit=limit,
+            page=batch + 1,
+            locale=row.locale,
         )
         picks = self._rank(trusted, rest, quiz, favorites, relaxed, limit)
         descriptions = await self._describe(quiz_text, picks, row.locale)

@@ -16,6 +16,7 @@ from popchoice_common.recommendation.constraints import (
     Exclusions,
     PersonConstraints,
     QuizConstraints,
+    favorite_film,
     film_lightness,
     tone_fit,
 )
@@ -141,8 +142,14 @@ def candidate_of(row: CandidateRow, anchor_names: Mapping[int, str]) -> Candidat
 
 
 def quiz_title_keys(people: Sequence[QuizPerson]) -> set[str]:
-    """Normalised titles of the films named in the quiz (never recommended back)."""
-    return {normalize_title(person.favorite_movie) for person in people if person.favorite_movie.strip()}
+    """Normalised titles of the films named in the quiz, as typed and without a year typed after them
+    ("Heat (1995)"): never recommended back."""
+    keys = set()
+    for person in people:
+        if person.favorite_movie.strip():
+            keys.add(normalize_title(person.favorite_movie))
+            keys.add(normalize_title(favorite_film(person.favorite_movie).title))
+    return keys
 
 
 def apply_memory(
