@@ -1,7 +1,6 @@
 """The pipeline honours what the quiz states: exclusions inside the search, the era and moods while
 enough films meet them, the favourite never recommended back, and a why per pick."""
 
-
 import pytest
 
 from popchoice_common.catalog.movie_text import movie_embedding_text
