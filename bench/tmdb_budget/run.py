@@ -14,15 +14,17 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import sys
 import time
 import uuid
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import redis.asyncio as redis
 
-from popchoice_common.events import CATALOG_DISCOVER_PAGE, CATALOG_SEED_MOVIE, DiscoverPageRequested
+from popchoice_common.events import DiscoverPageRequested
 from popchoice_common.settings import PopChoiceSettings
 from popchoice_common.streams import Publisher, StreamKeys
 from popchoice_common.testing.fake_tmdb import API_KEY, FakeTMDBServer, make_movie
@@ -49,29 +51,31 @@ def _films(count: int) -> list[object]:
     ]
 
 
-async def _consumers(client: redis.Redis, stream: str) -> int:
-    try:
-        groups = await client.xinfo_groups(stream)
-    except redis.ResponseError:
-        return 0  # the stream does not exist yet
-    return sum(int(group["consumers"]) for group in groups)
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
-async def _workers_reading(client: redis.Redis, keys: StreamKeys, processes: list[asyncio.subprocess.Process]) -> None:
-    """Waits until both discovery and both catalog-seeder processes have read work (a process that is
-    still starting when SIGTERM comes has no handler yet), so the run measures workers that are up.
-    A consumer shows in its group once a read returned entries (a blocking read of an empty stream
-    does not register it)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if any(process.returncode is not None for process in processes):
-            raise RuntimeError("a worker process exited before the run started")
-        discovery = await _consumers(client, keys.stream(CATALOG_DISCOVER_PAGE))
-        seeders = await _consumers(client, keys.stream(CATALOG_SEED_MOVIE))
-        if discovery >= 2 and seeders >= 2:
-            return
-        await asyncio.sleep(0.1)
-    raise RuntimeError("the worker processes did not start reading within a minute")
+async def _workers_up(ports: list[int], processes: list[asyncio.subprocess.Process]) -> None:
+    """Waits until every worker process serves its /metrics (it is past its imports and inside the
+    service's start-up, where a SIGTERM ends it cleanly), so the run measures workers that are up."""
+    deadline = time.monotonic() + 120
+    waiting = set(ports)
+    async with aiohttp.ClientSession() as session:
+        while waiting and time.monotonic() < deadline:
+            if any(process.returncode is not None for process in processes):
+                raise RuntimeError("a worker process exited before the run started")
+            for port in list(waiting):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                        if response.status == 200:
+                            waiting.discard(port)
+                except aiohttp.ClientError:
+                    pass
+            await asyncio.sleep(0.1)
+    if waiting:
+        raise RuntimeError("the worker processes did not start within two minutes")
 
 
 async def run(requests_per_window: int, window_ms: int, duration: float, films: int) -> dict[str, object]:
@@ -116,11 +120,15 @@ async def _measure(
         ["popchoice-catalog-seeder"],
     ]
     bin_dir = Path(sys.executable).parent
+    ports = [_free_port() for _ in commands]
     processes = [
         await asyncio.create_subprocess_exec(
-            str(bin_dir / command[0]), *command[1:], env=env, stdout=asyncio.subprocess.DEVNULL
+            str(bin_dir / command[0]),
+            *command[1:],
+            env={**env, "METRICS_PORT": str(port)},
+            stdout=asyncio.subprocess.DEVNULL,
         )
-        for command in commands
+        for command, port in zip(commands, ports, strict=True)
     ]
     client = redis.Redis.from_url(redis_url)
     try:
@@ -130,9 +138,9 @@ async def _measure(
             for source in SOURCES
             for page in range(1, pages + 1)
         ]
-        await Publisher(client, StreamKeys(prefix)).publish_many(events)
-        await _workers_reading(client, StreamKeys(prefix), processes)
+        await _workers_up(ports, processes)
         started = time.monotonic()
+        await Publisher(client, StreamKeys(prefix)).publish_many(events)
         await asyncio.sleep(duration)
         ended = time.monotonic()
         accepted = [moment for moment in list(fake.state.accepted_times) if started <= moment <= ended]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -117,6 +119,37 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(coroutine)
 
 
+def run_service(service: str, coroutine: Coroutine[Any, Any, Any]) -> bool:
+    """Runs a long-lived service's main coroutine on uvloop. A SIGTERM or SIGINT that arrives while
+    it is still starting (opening the pool, loading the embedder), before the worker installs its
+    own graceful handlers, cancels the start-up: nothing was consumed, and the process ends cleanly.
+    Returns False in that case."""
+
+    async def guarded() -> bool:
+        loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+        assert main is not None
+        stopped = False
+
+        def stop() -> None:
+            nonlocal stopped
+            stopped = True
+            main.cancel()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop)
+        try:
+            await coroutine
+        except asyncio.CancelledError:
+            if not stopped:
+                raise
+            log.info("stopped_before_start", service=service)
+            return False
+        return True
+
+    return run_async(guarded())
+
+
 def run_worker(
     service: str,
     settings: PopChoiceSettings,
@@ -126,7 +159,8 @@ def run_worker(
     tmdb: TMDBUse = "off",
     llm: bool = False,
 ) -> int:
-    """Runs a service's stream handlers until SIGTERM; returns the exit code."""
+    """Runs a service's stream handlers until SIGTERM; returns the exit code (0 also for a SIGTERM
+    that arrives while it is still starting: see run_service)."""
     configure_logging(settings.log_level, settings.log_format)
     serve_metrics(settings)
 
@@ -138,7 +172,7 @@ def run_worker(
             await worker.run()
 
     try:
-        run_async(main())
+        run_service(service, main())
     except ConfigurationError as exc:
         log.error("service_not_started", service=service, error=str(exc))
         return 2

@@ -17,7 +17,7 @@ import sys
 from croniter import croniter
 from tqdm import tqdm
 
-from popchoice_common.bootstrap import open_resources
+from popchoice_common.bootstrap import open_resources, run_service
 from popchoice_common.errors import ConfigurationError
 from popchoice_common.logs import configure_logging, get_logger
 from popchoice_common.streams.runtime import create_worker, serve_metrics
@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.once or not settings.sync_schedule.strip():
             return asyncio.run(_once(settings))
         serve_metrics(settings)
-        return asyncio.run(_scheduled(settings))
+        run_service("discovery", _scheduled(settings))
+        return 0
     except ConfigurationError as exc:
         log.error("discovery_not_started", error=str(exc))
         return 2
