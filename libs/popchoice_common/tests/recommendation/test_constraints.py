@@ -204,8 +204,8 @@ def test_tone_answers_become_a_lightness(tone, expected):
 
 def test_tone_fit_prefers_films_of_the_same_lightness():
     """A light tone fits a comedy better than a war film, and the reverse for a dark tone."""
-    comedy = film_lightness(["Comedy", "Family"], "A funny, heartwarming tale.")
-    war = film_lightness(["War", "Drama"], "A bleak, harrowing and violent story.")
+    comedy = film_lightness(frozenset({"Comedy", "Family"}), "A funny, heartwarming tale.")
+    war = film_lightness(frozenset({"War", "Drama"}), "A bleak, harrowing and violent story.")
     assert tone_fit(1.0, comedy) > tone_fit(1.0, war)
     assert tone_fit(-1.0, war) > tone_fit(-1.0, comedy)
     assert tone_fit(None, war) == tone_fit(None, comedy) == 1.0

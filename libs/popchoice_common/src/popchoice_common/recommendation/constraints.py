@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 NEW_FROM_YEAR = 2000
 CLASSIC_BEFORE_YEAR = 1980
@@ -245,10 +246,21 @@ _DARK_TONE = _terms(
 )
 
 
+_LIGHT_WORDS = frozenset(word for word in _LIGHT_TONE if " " not in word)
+_DARK_WORDS = frozenset(word for word in _DARK_TONE if " " not in word)
+_LIGHT_PHRASES = tuple(f" {word} " for word in _LIGHT_TONE if " " in word)
+_DARK_PHRASES = tuple(f" {word} " for word in _DARK_TONE if " " in word)
+
+
 def _tone_counts(text: str) -> tuple[int, int]:
-    phrases = _phrases(text)
-    light = sum(phrases.count(f" {word} ") for word in _LIGHT_TONE)
-    dark = sum(phrases.count(f" {word} ") for word in _DARK_TONE)
+    """How many light and dark tone words a text has (one pass over its words; phrases looked up)."""
+    tokens = _words(text)
+    light = sum(1 for token in tokens if token in _LIGHT_WORDS)
+    dark = sum(1 for token in tokens if token in _DARK_WORDS)
+    if _LIGHT_PHRASES or _DARK_PHRASES:
+        phrases = " " + " ".join(tokens) + " "
+        light += sum(phrases.count(phrase) for phrase in _LIGHT_PHRASES)
+        dark += sum(phrases.count(phrase) for phrase in _DARK_PHRASES)
     return light, dark
 
 
@@ -284,8 +296,10 @@ GENRE_LIGHTNESS: dict[str, float] = {
 }
 
 
-def film_lightness(genres: Iterable[str], text: str) -> float:
-    """How light a film is, from -1 to 1: its genres' mean, moved by the tone words of its description."""
+@lru_cache(maxsize=16_384)
+def film_lightness(genres: frozenset[str], text: str) -> float:
+    """How light a film is, from -1 to 1: its genres' mean, moved by the tone words of its description.
+    Cached: the same catalog films are scored for request after request."""
     values = [GENRE_LIGHTNESS.get(genre, 0.0) for genre in genres]
     from_genres = sum(values) / len(values) if values else 0.0
     light, dark = _tone_counts(text)

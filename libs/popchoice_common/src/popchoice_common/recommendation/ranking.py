@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import lru_cache
 
 from popchoice_common.catalog.genres import GENRE_IDS, GENRE_NAMES
 from popchoice_common.catalog.identity import movie_key, normalize_title
@@ -226,6 +227,7 @@ RATING_PRIOR, RATING_PRIOR_VOTES = 6.5, 50
 _SEQUEL_TAIL = re.compile(r"(?:\s+(?:part|chapter|episode|vol|volume))?\s+(?:\d+|[ivx]+)$")
 
 
+@lru_cache(maxsize=16_384)
 def franchise_key(title: str) -> str:
     """The title without its subtitle and sequel number: "Toy Story 3" and "Toy Story" share "toy story"."""
     head = re.split(r"\s*(?::| - |–|—)\s*", title.strip(), maxsplit=1)[0] or title
@@ -345,11 +347,12 @@ def select_picks(
     chosen: list[tuple[Candidate, float]] = []
     chosen_keys: set[str] = set()
     chosen_titles: set[tuple[str, int | None]] = set()
+    # Each candidate's likeness to the closest pick so far, updated as picks are made (O(n) a pick).
+    closest = [0.0] * len(pool)
+    position = {id(entry[0]): index for index, entry in enumerate(pool)}
 
     def mmr(entry: tuple[Candidate, float]) -> float:
-        candidate, score = entry
-        similarity = max((_likeness(candidate, picked) for picked, _ in chosen), default=0.0)
-        return weights.diversity * score - (1 - weights.diversity) * similarity
+        return weights.diversity * entry[1] - (1 - weights.diversity) * closest[position[id(entry[0])]]
 
     franchises: dict[str, int] = {}
 
@@ -368,6 +371,8 @@ def select_picks(
         chosen.append(best)
         chosen_keys.add(best[0].key)
         chosen_titles.add(best[0].title_key)
+        for index, (candidate, _) in enumerate(pool):
+            closest[index] = max(closest[index], _likeness(candidate, best[0]))
         return True
 
     def fits(index: int) -> Callable[[Candidate], bool]:
