@@ -128,3 +128,30 @@ async def test_used_broader_search_is_false_when_no_tmdb_film_is_picked(db_pool,
     used_broader_search, _, from_tmdb = await recommend(db_pool, pipeline, no_thrillers)
     assert [request.path for request in fake_tmdb.requests] == ["/3/discover/movie"]
     assert used_broader_search is False and from_tmdb == [False] * 6
+
+
+async def test_a_favourite_missing_from_the_catalog_is_found_on_tmdb_and_never_picked(
+    db_pool, fake_tmdb, make_pipeline
+):
+    """A favourite the catalog lacks is looked up on TMDB (its genres steer the ranking); though TMDB's
+    discover offers it, it is not recommended back."""
+    fake_tmdb.state.add(
+        make_movie(
+            990,
+            "Night Pursuit Origins",
+            genres=[(53, "Thriller")],
+            release_date="1970-05-01",
+            overview="A tense chase through a city at night, the first one.",
+        )
+    )
+    pipeline, _ = make_pipeline()
+    quiz = [QuizPerson("Night Pursuit Origins", "classic", ["Thriller"], "tense")]
+    async with db_pool.acquire() as connection:
+        recommendation_id = await repository.create_recommendation(
+            connection, slug=uuid.uuid4().hex[:12], quiz_data=[], locale="en-US", user_id=None
+        )
+    await pipeline.run(recommendation_id, RecommendationInput.of(quiz, None, "en-US"))
+    assert "/3/search/movie" in [request.path for request in fake_tmdb.requests]
+    picked = {row["tmdb_id"] for row in await db_pool.fetch("SELECT tmdb_id FROM recommendation_movies")}
+    assert picked and 990 not in picked
+    assert any(tmdb_id and 700 <= tmdb_id < 704 for tmdb_id in picked)

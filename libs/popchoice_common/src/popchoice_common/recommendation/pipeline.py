@@ -25,7 +25,6 @@ from popchoice_common.catalog import repository as catalog_repository
 from popchoice_common.catalog.genres import GENRE_NAMES
 from popchoice_common.catalog.identity import normalize_title
 from popchoice_common.catalog.movie_text import movie_embedding_text
-from popchoice_common.catalog.records import TitleMatch
 from popchoice_common.embedders import Embedder
 from popchoice_common.errors import PermanentError
 from popchoice_common.events import Event, MovieSeedRequested, RecommendationCompleted
@@ -35,6 +34,7 @@ from popchoice_common.quiz import QuizPerson
 from popchoice_common.recommendation import repository
 from popchoice_common.recommendation.calibration import calibration_for
 from popchoice_common.recommendation.constraints import (
+    FavoriteFilm,
     PersonConstraints,
     QuizConstraints,
     person_constraints,
@@ -54,7 +54,7 @@ from popchoice_common.recommendation.ranking import (
     quiz_title_keys,
     select_picks,
 )
-from popchoice_common.recommendation.records import StoredPick, UserMemory
+from popchoice_common.recommendation.records import Favorite, StoredPick, UserMemory
 from popchoice_common.settings import PopChoiceSettings
 from popchoice_common.streams import Publisher
 from popchoice_common.tmdb import MovieSummary, TMDBClient, poster_url
@@ -112,7 +112,7 @@ class RecommendationPipeline:
         self.tmdb = tmdb
         self.llm = llm
         self.publisher = publisher
-        self._favorite_cache: dict[tuple[str, str, int | None], tuple[float, TitleMatch | None]] = {}
+        self._favorite_cache: dict[tuple[str, str, int | None], tuple[float, Favorite | None]] = {}
         calibration = calibration_for(embedder.model_id)
         self.threshold = settings.similarity_threshold or calibration.similarity_threshold
         self.ceiling = calibration.similarity_ceiling
@@ -125,29 +125,67 @@ class RecommendationPipeline:
                 connection, user_id, recent_days=self.settings.recent_recommendation_days
             )
 
-    async def _favorites(self, quiz: QuizConstraints) -> list[TitleMatch | None]:
-        """Each person's favourite film as a catalog row, when the catalog has it (cached per title)."""
-        found: list[TitleMatch | None] = []
-        for person in quiz.people:
-            favorite = person.favorite
-            key = (favorite.text.casefold(), favorite.title.casefold(), favorite.year)
-            cached = self._favorite_cache.get(key)
+    async def _favorites(
+        self, quiz: QuizConstraints, locale: str, progress: StageWriter | None = None
+    ) -> list[Favorite | None]:
+        """Each person's favourite film: the catalog row (typo- and accent-tolerant), else TMDB's film
+        when TMDB is on (the tmdb-search stage); cached per title for a few minutes."""
+        found: list[Favorite | None] = []
+        missing: list[int] = []
+        for index, person in enumerate(quiz.people):
+            cached = self._favorite_cache.get(self._favorite_key(person.favorite))
             if cached is not None and cached[0] > time.monotonic():
                 found.append(cached[1])
                 continue
-            async with self.pool.acquire() as connection:
-                # A year given picks between films of one title ("Beauty and the Beast (1991)"); the whole
-                # text comes next, in case the number belongs to the title.
-                match = None
-                if favorite.year is not None:
-                    match = await catalog_repository.resolve_title(connection, favorite.title, favorite.year)
-                if match is None:
-                    match = await catalog_repository.resolve_title(connection, favorite.text, None)
-            if len(self._favorite_cache) >= _FAVORITE_CACHE_SIZE:
-                self._favorite_cache.clear()
-            self._favorite_cache[key] = (time.monotonic() + _FAVORITE_CACHE_SECONDS, match)
-            found.append(match)
+            found.append(await self._catalog_favorite(person.favorite))
+            if found[-1] is None and self.tmdb is not None:
+                missing.append(index)
+            else:
+                self._remember_favorite(person.favorite, found[-1])
+        if missing and progress is not None:
+            await progress.enter("tmdb-search")
+        for index in missing:
+            favorite = quiz.people[index].favorite
+            found[index] = await self._tmdb_favorite(favorite, locale)
+            self._remember_favorite(favorite, found[index])
         return found
+
+    @staticmethod
+    def _favorite_key(favorite: FavoriteFilm) -> tuple[str, str, int | None]:
+        return (favorite.text.casefold(), favorite.title.casefold(), favorite.year)
+
+    def _remember_favorite(self, favorite: FavoriteFilm, result: Favorite | None) -> None:
+        if len(self._favorite_cache) >= _FAVORITE_CACHE_SIZE:
+            self._favorite_cache.clear()
+        self._favorite_cache[self._favorite_key(favorite)] = (time.monotonic() + _FAVORITE_CACHE_SECONDS, result)
+
+    async def _catalog_favorite(self, favorite: FavoriteFilm) -> Favorite | None:
+        async with self.pool.acquire() as connection:
+            # A year given picks between films of one title ("Beauty and the Beast (1991)"); the whole
+            # text comes next, in case the number belongs to the title.
+            match = None
+            if favorite.year is not None:
+                match = await catalog_repository.resolve_title(connection, favorite.title, favorite.year)
+            if match is None:
+                match = await catalog_repository.resolve_title(connection, favorite.text, None)
+        if match is None:
+            return None
+        return Favorite(match.name, frozenset(match.genres), movie_id=match.id, exact=match.similarity >= 1.0)
+
+    async def _tmdb_favorite(self, favorite: FavoriteFilm, locale: str) -> Favorite | None:
+        """TMDB's best match for a favourite the catalog lacks (a person waiting: the interactive bound holds)."""
+        if self.tmdb is None:
+            return None
+        try:
+            page = await self.tmdb.search(favorite.title, year=favorite.year, language=locale, priority="interactive")
+        except TMDB_FAILURES as exc:
+            log.warning("favorite_search_unavailable", error=str(exc))
+            return None
+        if not page.results:
+            return None
+        movie = page.results[0]
+        genres = frozenset(GENRE_NAMES[genre] for genre in movie.genre_ids if genre in GENRE_NAMES)
+        return Favorite(movie.title, genres, tmdb_id=movie.id)
 
     async def _search(
         self,
@@ -205,7 +243,7 @@ class RecommendationPipeline:
         people: Sequence[QuizPerson],
         memory: UserMemory,
         anchors: Mapping[int, str],
-        favorites: Sequence[TitleMatch | None],
+        favorites: Sequence[Favorite | None],
         *,
         shown: frozenset[str],
         limit: int,
@@ -228,12 +266,14 @@ class RecommendationPipeline:
         prefixes = tuple(
             f"{normalize_title(person.favorite.title)} "
             for person, match in zip(quiz.people, favorites, strict=True)
-            if (match is None or match.similarity < 1.0) and normalize_title(person.favorite.title)
+            if (match is None or not match.exact) and normalize_title(person.favorite.title)
         )
+        # A favourite found on TMDB only is never picked from TMDB's results either.
+        favorite_keys = frozenset(f"tmdb:{match.tmdb_id}" for match in favorites if match and match.tmdb_id)
         relaxed: dict[str, str] = {}
 
         def kept(candidates: Sequence[Candidate], *, allow_recent: bool) -> list[Candidate]:
-            excluded = memory.excluded_keys | shown
+            excluded = memory.excluded_keys | shown | favorite_keys
             if not allow_recent:
                 excluded = excluded | memory.recent_keys
             return [
@@ -281,13 +321,13 @@ class RecommendationPipeline:
         trusted: Sequence[Candidate],
         rest: Sequence[Candidate],
         quiz: QuizConstraints,
-        favorites: Sequence[TitleMatch | None],
+        favorites: Sequence[Favorite | None],
         relaxed: Mapping[str, str],
         limit: int,
     ) -> list[Candidate]:
         """Scores, diversifies and spreads the picks over the group; each pick gets its "why"."""
         today_year = dt.date.today().year
-        favorite_genres = [frozenset(match.genres) if match is not None else frozenset() for match in favorites]
+        favorite_genres = [match.genres if match is not None else frozenset() for match in favorites]
 
         def scored(candidates: Sequence[Candidate]) -> list[tuple[Candidate, float]]:
             return [
@@ -420,7 +460,7 @@ class RecommendationPipeline:
             query = await self.embedder.embed_one(quiz_text)
             await progress.enter("local-search")
             quiz = self._constraints(people)
-            favorites = await self._favorites(quiz)
+            favorites = await self._favorites(quiz, given.locale, progress)
             anchors = self._anchors(favorites, memory)
             limit = self.settings.max_total_movies
             trusted, rest, relaxed = await self._candidates(
@@ -480,9 +520,9 @@ class RecommendationPipeline:
         )
 
     @staticmethod
-    def _anchors(favorites: Sequence[TitleMatch | None], memory: UserMemory) -> dict[int, str]:
+    def _anchors(favorites: Sequence[Favorite | None], memory: UserMemory) -> dict[int, str]:
         """The anchor films by id and name: the favourites in the catalog, then the liked films."""
-        anchors = {match.id: match.name for match in favorites if match is not None}
+        anchors = {match.movie_id: match.name for match in favorites if match is not None and match.movie_id}
         for movie_id in memory.liked_movie_ids[:_MAX_LIKED_ANCHORS]:
             anchors.setdefault(movie_id, "a film you liked")
         return anchors
@@ -524,7 +564,7 @@ class RecommendationPipeline:
         quiz_text = quiz_embedding_text(people)
         query = await self.embedder.embed_one(quiz_text)
         quiz = self._constraints(people)
-        favorites = await self._favorites(quiz)
+        favorites = await self._favorites(quiz, row.locale)
         anchors = self._anchors(favorites, memory)
         limit = self.settings.max_total_movies
         trusted, rest, relaxed = await self._candidates(

@@ -146,3 +146,16 @@ class MovieMatch:
     tmdb_id: int | None = None
     poster_url: str | None = None
     localized_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Favorite:
+    """A person's favourite film as found: in the catalog (movie_id: an anchor of the search), or on
+    TMDB when the catalog lacks it (tmdb_id: its genres steer the ranking and it is never picked).
+    exact: found under the very title typed (not only by likeness)."""
+
+    name: str
+    genres: frozenset[str]
+    movie_id: int | None = None
+    tmdb_id: int | None = None
+    exact: bool = False
