@@ -316,6 +316,38 @@ class RecommendationPipeline:
             rest = [*rest, *wider]
         return trusted, rest, relaxed
 
+    async def _picks(
+        self,
+        query: np.ndarray,
+        people: Sequence[QuizPerson],
+        memory: UserMemory,
+        *,
+        shown: frozenset[str],
+        page: int,
+        locale: str,
+        progress: StageWriter | None = None,
+    ) -> list[Candidate]:
+        """One batch of picks: the quiz read as constraints, the favourites found, the candidates
+        searched (with what gave way), then ranked. The first batch and more picks share it."""
+        quiz = self._constraints(people)
+        favorites = await self._favorites(quiz, locale, progress)
+        anchors = self._anchors(favorites, memory)
+        limit = self.settings.max_total_movies
+        trusted, rest, relaxed = await self._candidates(
+            query,
+            quiz,
+            people,
+            memory,
+            anchors,
+            favorites,
+            shown=shown,
+            limit=limit,
+            page=page,
+            locale=locale,
+            progress=progress,
+        )
+        return self._rank(trusted, rest, quiz, favorites, relaxed, limit)
+
     def _rank(
         self,
         trusted: Sequence[Candidate],
@@ -459,24 +491,9 @@ class RecommendationPipeline:
             await progress.enter("embedding")
             query = await self.embedder.embed_one(quiz_text)
             await progress.enter("local-search")
-            quiz = self._constraints(people)
-            favorites = await self._favorites(quiz, given.locale, progress)
-            anchors = self._anchors(favorites, memory)
-            limit = self.settings.max_total_movies
-            trusted, rest, relaxed = await self._candidates(
-                query,
-                quiz,
-                people,
-                memory,
-                anchors,
-                favorites,
-                shown=frozenset(),
-                limit=limit,
-                page=1,
-                locale=given.locale,
-                progress=progress,
+            picks = await self._picks(
+                query, people, memory, shown=frozenset(), page=1, locale=given.locale, progress=progress
             )
-            picks = self._rank(trusted, rest, quiz, favorites, relaxed, limit)
             # True only when the broader search gave films that were picked: a fallback that gave up
             # (429, the wait bound, TMDB down) or whose films were all dropped leaves it false.
             used_broader_search = any(pick.from_tmdb for pick in picks)
@@ -563,23 +580,7 @@ class RecommendationPipeline:
         memory = await self._memory(row.user_id)
         quiz_text = quiz_embedding_text(people)
         query = await self.embedder.embed_one(quiz_text)
-        quiz = self._constraints(people)
-        favorites = await self._favorites(quiz, row.locale)
-        anchors = self._anchors(favorites, memory)
-        limit = self.settings.max_total_movies
-        trusted, rest, relaxed = await self._candidates(
-            query,
-            quiz,
-            people,
-            memory,
-            anchors,
-            favorites,
-            shown=frozenset(shown),
-            limit=limit,
-            page=batch + 1,
-            locale=row.locale,
-        )
-        picks = self._rank(trusted, rest, quiz, favorites, relaxed, limit)
+        picks = await self._picks(query, people, memory, shown=frozenset(shown), page=batch + 1, locale=row.locale)
         descriptions = await self._describe(quiz_text, picks, row.locale)
         async with self.pool.acquire() as connection:
             await repository.store_batch(
