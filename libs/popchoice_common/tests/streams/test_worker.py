@@ -438,3 +438,62 @@ async def test_a_quiet_stream_costs_no_empty_script_reads(redis_url, keys, publi
         assert client.scripts_run.count(start_sha) == 1  # the first read only
     finally:
         await client.aclose()
+
+
+async def test_a_handler_that_never_returns_times_out_is_retried_and_dead_lettered(
+    redis_client, keys, publisher, admin, wait_for
+):
+    """A hung handler is cancelled at the stream's handler timeout; each attempt counts as failed, and the
+    job ends in the dead letters "timed out after N s" instead of holding its slot forever."""
+    policy = StreamPolicy(
+        max_attempts=2, backoff_ms=50, visibility_timeout_ms=2000, max_reclaims=2, handler_timeout_ms=200
+    )
+    attempts = []
+    cancelled = []
+
+    async def hang(event, context):
+        attempts.append(context.attempt)
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(context.attempt)
+            raise
+
+    event = SeedMovieRequested.for_movie(7)
+    await publisher.publish(event)
+    async with Running(make_worker(redis_client, keys, hang, policy=policy)):
+        await wait_for(lambda: _job_state(redis_client, keys, event.job_id, "dead"), limit=10)
+    assert attempts == [1, 2] and cancelled == [1, 2]
+    (letter,) = await admin.dead_letters(CATALOG_SEED_MOVIE)
+    assert letter.attempts == 2 and letter.error == "timed out after 0.2 s"
+
+
+async def test_the_heartbeat_stops_keeping_an_entry_past_its_handler_timeout(redis_client, keys, publisher, wait_for):
+    """An entry whose handler ran past its timeout is no longer refreshed by the heartbeat, so another
+    consumer can reclaim it if this process cannot cancel the handler."""
+    policy = StreamPolicy(
+        max_attempts=3, backoff_ms=50, visibility_timeout_ms=60_000, max_reclaims=2, handler_timeout_ms=60_000
+    )
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(event, context):
+        started.set()
+        await release.wait()
+
+    worker = make_worker(redis_client, keys, slow, policy=policy)
+    await publisher.publish(SeedMovieRequested.for_movie(8))
+    async with Running(worker):
+        await asyncio.wait_for(started.wait(), 10)
+        stream = keys.stream(CATALOG_SEED_MOVIE)
+        (sub,) = worker._subscriptions.values()
+        (entry,) = list(sub.deadlines)
+        await asyncio.sleep(0.05)
+        await worker.heartbeat()
+        fresh = (await redis_client.xpending_range(stream, sub.group, "-", "+", 10))[0]["time_since_delivered"]
+        assert fresh < 1000  # within its timeout: kept fresh
+        sub.deadlines[entry] = 0.0  # as if its time were up
+        await asyncio.sleep(0.3)
+        await worker.heartbeat()
+        idle = (await redis_client.xpending_range(stream, sub.group, "-", "+", 10))[0]["time_since_delivered"]
+        assert idle >= 300  # not refreshed any more
+        release.set()

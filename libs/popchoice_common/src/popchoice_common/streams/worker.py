@@ -107,6 +107,9 @@ class Subscription(Generic[E]):
     queue: asyncio.Queue[_Delivery | None] = field(default_factory=asyncio.Queue)
     held: dict[str, str] = field(default_factory=dict)
     started: set[str] = field(default_factory=set)
+    #: When each running handler's time is up (monotonic seconds): the heartbeat stops keeping an
+    #: entry past it fresh.
+    deadlines: dict[str, float] = field(default_factory=dict)
     done: list[tuple[str, str]] = field(default_factory=list)
     ack_only: list[str] = field(default_factory=list)
     announcements: list[Event] = field(default_factory=list)
@@ -416,13 +419,28 @@ class Worker:
                 self.consumer,
                 sub.policy.max_attempts,
             )
+            timeout_seconds = sub.policy.handler_timeout_ms / 1000
+            sub.deadlines[delivery.entry_id] = time.monotonic() + timeout_seconds
             try:
-                with structlog.contextvars.bound_contextvars(job_id=delivery.job_id, stream=sub.stream):
-                    await sub.handler(event, context)
+                async with asyncio.timeout(timeout_seconds) as limit:
+                    with structlog.contextvars.bound_contextvars(job_id=delivery.job_id, stream=sub.stream):
+                        await sub.handler(event, context)
+            except TimeoutError as exc:
+                duration.observe(time.perf_counter() - started)
+                sub.deadlines.pop(delivery.entry_id, None)
+                if limit.expired():
+                    log.warning("handler_timed_out", stream=sub.stream, job_id=delivery.job_id, seconds=timeout_seconds)
+                    error = f"timed out after {timeout_seconds:g} s"
+                    await self._record_failure(sub, delivery, error, retryable=True)
+                else:
+                    await self._record_failure(sub, delivery, _describe(exc), retryable=is_retryable(exc))
+                continue
             except Exception as exc:  # noqa: BLE001 - every handler failure is recorded, typed by retryability
                 duration.observe(time.perf_counter() - started)
+                sub.deadlines.pop(delivery.entry_id, None)
                 await self._record_failure(sub, delivery, _describe(exc), retryable=is_retryable(exc))
                 continue
+            sub.deadlines.pop(delivery.entry_id, None)
             duration.observe(time.perf_counter() - started)
             processed.inc()
             sub.started.discard(delivery.entry_id)
@@ -588,9 +606,12 @@ class Worker:
         await self._every(self._min_visibility_seconds() / 3, self.heartbeat, "heartbeat")
 
     async def heartbeat(self) -> None:
-        """Resets the idle time of every entry this process holds (XCLAIM … JUSTID, no delivery counted)."""
+        """Resets the idle time of every entry this process holds (XCLAIM … JUSTID, no delivery counted),
+        except entries whose handler ran past its timeout: if this process is wedged, they go idle and
+        another consumer reclaims them."""
+        now = time.monotonic()
         for sub in self._subscriptions.values():
-            held = list(sub.held)
+            held = [entry for entry in sub.held if sub.deadlines.get(entry, now) >= now]
             for start in range(0, len(held), 1000):
                 await self.client.xclaim(
                     self.keys.stream(sub.stream),
