@@ -54,3 +54,27 @@ def test_blank_database_url_means_embedded(monkeypatch):
     """An empty DATABASE_URL is treated as unset (the embedded server)."""
     monkeypatch.setenv("DATABASE_URL", "  ")
     assert PopChoiceSettings().database_dsn() is None
+
+
+def test_a_misspelt_stream_policy_field_is_refused_naming_it(monkeypatch):
+    """STREAM_POLICY_OVERRIDES with an unknown or non-positive field fails at start-up with the field's name."""
+    import pydantic
+
+    monkeypatch.setenv("STREAM_POLICY_OVERRIDES", '{"catalog.seed-movie": {"handler_timeout": 5}}')
+    with pytest.raises(pydantic.ValidationError, match="catalog.seed-movie.handler_timeout is not a policy field"):
+        PopChoiceSettings()
+    monkeypatch.setenv("STREAM_POLICY_OVERRIDES", '{"catalog.seed-movie": {"handler_timeout_ms": 0}}')
+    with pytest.raises(pydantic.ValidationError, match="handler_timeout_ms must be at least 1"):
+        PopChoiceSettings()
+    monkeypatch.setenv("STREAM_POLICY_OVERRIDES", '{"catalog.seed-movie": {"handler_timeout_ms": 5000}}')
+    assert PopChoiceSettings().stream_policy_overrides == {"catalog.seed-movie": {"handler_timeout_ms": 5000}}
+
+
+def test_the_settings_know_every_stream_policy_field():
+    """The fields STREAM_POLICY_OVERRIDES accepts are exactly StreamPolicy's."""
+    import dataclasses
+
+    from popchoice_common.settings import POLICY_FIELDS
+    from popchoice_common.streams import StreamPolicy
+
+    assert set(POLICY_FIELDS) == {field.name for field in dataclasses.fields(StreamPolicy)}

@@ -52,6 +52,10 @@ class EmbeddingChoice:
         return f"EmbeddingChoice({self.provider!r}, {self.model!r}, {self.dimensions})"
 
 
+#: The stream policy fields STREAM_POLICY_OVERRIDES may set (streams.policy.StreamPolicy).
+POLICY_FIELDS = ("max_attempts", "backoff_ms", "visibility_timeout_ms", "max_reclaims", "handler_timeout_ms")
+
+
 class PopChoiceSettings(BaseSettings):
     """Settings every process shares."""
 
@@ -71,7 +75,8 @@ class PopChoiceSettings(BaseSettings):
     stream_key_prefix: str = Field(default="popchoice:", description="Prefix of every job-system key in Redis.")
     stream_policy_overrides: dict[str, dict[str, int]] = Field(
         default_factory=dict,
-        description="JSON: per stream, any of max_attempts, backoff_ms, visibility_timeout_ms, max_reclaims.",
+        description="JSON: per stream, any of max_attempts, backoff_ms, visibility_timeout_ms, max_reclaims,"
+        " handler_timeout_ms.",
     )
     job_completed_retention_seconds: int = Field(default=86_400, ge=0)
     job_completed_retention_count: int = Field(default=10_000, ge=0)
@@ -136,6 +141,18 @@ class PopChoiceSettings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("stream_policy_overrides")
+    @classmethod
+    def _known_policy_fields(cls, value: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        """A misspelt or non-positive policy field is refused at start-up, naming it."""
+        for stream, fields in value.items():
+            for name, number in fields.items():
+                if name not in POLICY_FIELDS:
+                    raise ValueError(f"{stream}.{name} is not a policy field (one of {', '.join(POLICY_FIELDS)})")
+                if number < 1:
+                    raise ValueError(f"{stream}.{name} must be at least 1, not {number}")
         return value
 
     @field_validator("embedding_provider", "embedding_model", "openai_base_url", "openai_chat_model", mode="before")
