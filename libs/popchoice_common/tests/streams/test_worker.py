@@ -497,3 +497,46 @@ async def test_the_heartbeat_stops_keeping_an_entry_past_its_handler_timeout(red
         idle = (await redis_client.xpending_range(stream, sub.group, "-", "+", 10))[0]["time_since_delivered"]
         assert idle >= 300  # not refreshed any more
         release.set()
+
+
+async def test_the_on_dead_hook_runs_once_when_a_job_is_dead_lettered(redis_client, keys, publisher, wait_for):
+    """on_dead gets the event and the error once a job will not run again (here, a timeout on the last
+    attempt), and never for an attempt that will be retried."""
+    policy = StreamPolicy(
+        max_attempts=2, backoff_ms=50, visibility_timeout_ms=2000, max_reclaims=2, handler_timeout_ms=150
+    )
+    dead = []
+
+    async def hang(event, context):
+        await asyncio.Event().wait()
+
+    async def on_dead(event, error):
+        dead.append((event.tmdb_id, error))
+
+    event = SeedMovieRequested.for_movie(9)
+    await publisher.publish(event)
+    worker = Worker(redis_client, service="tests", keys=keys, consumer="c1", block_ms=100, mover_interval_seconds=0.02)
+    worker.subscribe(CATALOG_SEED_MOVIE, hang, policy=policy, on_dead=on_dead)
+    async with Running(worker):
+        await wait_for(lambda: _job_state(redis_client, keys, event.job_id, "dead"), limit=10)
+        await wait_for(lambda: _true(bool(dead)))
+    assert dead == [(9, "timed out after 0.15 s")]
+
+
+async def test_a_failing_on_dead_hook_does_not_stop_the_worker(redis_client, keys, publisher, wait_for):
+    """A hook that raises is logged; the worker goes on with the next job."""
+    handled = []
+
+    async def handle(event, context):
+        if event.tmdb_id == 1:
+            raise PermanentError("no such film")
+        handled.append(event.tmdb_id)
+
+    async def on_dead(event, error):
+        raise RuntimeError("the database is away")
+
+    await publisher.publish_many([SeedMovieRequested.for_movie(1), SeedMovieRequested.for_movie(2)])
+    worker = Worker(redis_client, service="tests", keys=keys, consumer="c1", block_ms=100, mover_interval_seconds=0.02)
+    worker.subscribe(CATALOG_SEED_MOVIE, handle, policy=FAST, on_dead=on_dead)
+    async with Running(worker):
+        await wait_for(lambda: _true(handled == [2]))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from popchoice_common.bootstrap import Resources
-from popchoice_common.errors import is_retryable
 from popchoice_common.events import (
     MORE_PICKS_REQUESTED,
     RECOMMENDATION_REQUESTED,
@@ -32,23 +31,29 @@ def register(worker: Worker, resources: Resources) -> None:
     pipeline = build_pipeline(resources)
 
     async def recommend(event: RecommendationRequested, context: JobContext) -> None:
-        """Builds the first six picks of a quiz; a final failure marks the recommendation failed."""
+        """Builds the first six picks of a quiz."""
         given = RecommendationInput.of(event.quiz, event.user_id, event.locale) if event.quiz else None
-        try:
-            await pipeline.run(event.recommendation_id, given, announce=context.announce_on_ack)
-        except Exception as exc:
-            if context.is_last_attempt or not is_retryable(exc):
-                await pipeline.fail(event.recommendation_id)
-            raise
+        await pipeline.run(event.recommendation_id, given, announce=context.announce_on_ack)
+
+    async def recommendation_dead(event: RecommendationRequested, error: str) -> None:
+        """A job that will not run again (attempts spent, a permanent error, a timeout) marks the
+        recommendation failed, so the person waiting sees it."""
+        await pipeline.fail(event.recommendation_id)
 
     async def more_picks(event: MorePicksRequested, context: JobContext) -> None:
         """Builds the next batch of six picks, none already shown."""
-        try:
-            await pipeline.more_picks(event.recommendation_id, event.batch, announce=context.announce_on_ack)
-        except Exception as exc:
-            if context.is_last_attempt or not is_retryable(exc):
-                await pipeline.fail(event.recommendation_id, more_picks=True)
-            raise
+        await pipeline.more_picks(event.recommendation_id, event.batch, announce=context.announce_on_ack)
 
-    worker.subscribe(RECOMMENDATION_REQUESTED, recommend, concurrency=settings.recommender_concurrency)
-    worker.subscribe(MORE_PICKS_REQUESTED, more_picks, concurrency=settings.recommender_concurrency)
+    async def more_picks_dead(event: MorePicksRequested, error: str) -> None:
+        """As recommendation_dead, for a batch of more picks."""
+        await pipeline.fail(event.recommendation_id, more_picks=True)
+
+    worker.subscribe(
+        RECOMMENDATION_REQUESTED,
+        recommend,
+        concurrency=settings.recommender_concurrency,
+        on_dead=recommendation_dead,
+    )
+    worker.subscribe(
+        MORE_PICKS_REQUESTED, more_picks, concurrency=settings.recommender_concurrency, on_dead=more_picks_dead
+    )

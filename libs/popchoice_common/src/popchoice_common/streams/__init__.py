@@ -7,11 +7,12 @@ operations API behind the dashboard and ``popchoice-jobs``.
 from popchoice_common.streams.jobs import JobState, Publisher, PublishResult, get_job
 from popchoice_common.streams.keys import StreamKeys
 from popchoice_common.streams.policy import StreamPolicy, policy_for
-from popchoice_common.streams.worker import JobContext, RetentionSettings, Worker, trim_stream
+from popchoice_common.streams.worker import JobContext, OnDead, RetentionSettings, Worker, trim_stream
 
 __all__ = [
     "JobContext",
     "JobState",
+    "OnDead",
     "PublishResult",
     "Publisher",
     "RetentionSettings",

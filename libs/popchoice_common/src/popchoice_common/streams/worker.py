@@ -62,6 +62,10 @@ class JobContext:
 
 
 Handler = Callable[[E, JobContext], Awaitable[None]]
+#: Called once a job is dead-lettered (attempts spent, a permanent error, a timeout on the last attempt,
+#: or a consumer that kept dying), with the event and the error: where a service marks its own record
+#: failed, so no handler needs to know whether its attempt was the last.
+OnDead = Callable[[E, str], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,7 @@ class Subscription(Generic[E]):
     read_count: int
     policy: StreamPolicy
     group: str
+    on_dead: OnDead[E] | None = None
     queue: asyncio.Queue[_Delivery | None] = field(default_factory=asyncio.Queue)
     held: dict[str, str] = field(default_factory=dict)
     started: set[str] = field(default_factory=set)
@@ -174,11 +179,13 @@ class Worker:
         prefetch: int | None = None,
         read_count: int | None = None,
         policy: StreamPolicy | None = None,
+        on_dead: OnDead[E] | None = None,
     ) -> None:
         """Runs handler for every event on stream, at most concurrency at a time in this process.
 
         prefetch bounds the entries this process holds (running or waiting); by default four per
         handler slot, at most 500, so a slow stream does not hoard work other processes could do.
+        on_dead is called once a job of the stream is dead-lettered (see OnDead).
         """
         if stream in self._subscriptions:
             raise ValueError(f"{self.service} already subscribes to {stream}")
@@ -193,6 +200,7 @@ class Worker:
             read_count=min(read_count or prefetch, prefetch),
             policy=policy or policy_for(stream, self._policy_overrides),
             group=self.service,
+            on_dead=on_dead,
         )
 
     def handler(self, stream: str, **options: Any) -> Callable[[Handler[E]], Handler[E]]:
@@ -376,6 +384,7 @@ class Worker:
             if reclaimed and action == "dead":
                 metrics.JOBS_DEAD.labels(self.service, sub.stream).inc()
                 log.error("job_dead_lettered", stream=sub.stream, job_id=job_id, reason="consumer died repeatedly")
+                await self._call_on_dead(sub, job_id, data, "the consumer died repeatedly while running it")
             self._dispatch(sub, entry_id, job_id, data, action, attempts)
 
     def _dispatch(
@@ -507,6 +516,21 @@ class Worker:
                 retryable=retryable,
                 error=error,
             )
+            await self._call_on_dead(sub, delivery.job_id, delivery.data, error)
+
+    async def _call_on_dead(self, sub: Subscription[Any], job_id: str, data: bytes, error: str) -> None:
+        """Runs the stream's on-dead hook; a hook that fails is logged, never fatal to the worker."""
+        if sub.on_dead is None:
+            return
+        try:
+            event = sub.decoder.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return  # an undecodable message has no event to report
+        try:
+            with structlog.contextvars.bound_contextvars(job_id=job_id, stream=sub.stream):
+                await sub.on_dead(event, error)
+        except Exception:
+            log.exception("on_dead_hook_failed", stream=sub.stream, job_id=job_id)
 
     async def _flush_loop(self, sub: Subscription[Any]) -> None:
         """Acks finished entries in batches: one script call per wake-up, however many finished."""
