@@ -26,9 +26,9 @@ from dataclasses import dataclass
 class RankingWeights:
     """Weights of the score's terms and of the diversity step."""
 
-    quiz_similarity: float = 0.25
+    quiz_similarity: float = 0.20
     anchor_similarity: float = 0.25
-    genre_overlap: float = 0.30
+    genre_overlap: float = 0.35
     tone_fit: float = 0.10
     rating: float = 0.10
     recency: float = 0.05
@@ -39,7 +39,7 @@ class RankingWeights:
     #: Picks of one franchise (same title without subtitle and sequel number) while other films remain.
     per_franchise: int = 2
     #: Share of the favourite's genres (Jaccard) in genre_overlap; the rest is the moods' coverage.
-    favorite_genre_share: float = 0.6
+    favorite_genre_share: float = 0.7
     #: An anchor this similar (on the same scale as quiz_similarity) is named in a pick's "why".
     anchor_named_from: float = 0.6
 
