@@ -1,0 +1,92 @@
+"""Acknowledging: finished entries acked in batches with their announcements, and unstarted entries
+released at shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from popchoice_common.events import Event
+from popchoice_common.logs import get_logger
+from popchoice_common.streams import scripts
+from popchoice_common.streams.jobs import announce_command, now_ms
+from popchoice_common.streams.subscription import (
+    Subscription,
+    WorkerCore,
+    describe_error,
+)
+
+log = get_logger(__name__)
+
+
+class Acking(WorkerCore):
+    """The acknowledging part of Worker."""
+
+    async def _flush_loop(self, sub: Subscription[Any]) -> None:
+        """Acks finished entries in batches: one script call per wake-up, however many finished."""
+        while True:
+            await sub.done_signal.wait()
+            sub.done_signal.clear()
+            done, sub.done = sub.done, []
+            ack_only, sub.ack_only = sub.ack_only, []
+            announcements, sub.announcements = sub.announcements, []
+            if done or ack_only:
+                try:
+                    await self._flush(sub, done, ack_only, announcements)
+                except (RedisError, OSError) as exc:
+                    log.warning("job_ack_failed", stream=sub.stream, error=describe_error(exc), count=len(done))
+                    if sub.handlers_done:
+                        # Shutting down: they stay pending (and are not released) for the reclaimer.
+                        sub.started.update(entry_id for entry_id, _ in done)
+                        return
+                    sub.done = done + sub.done
+                    sub.ack_only = ack_only + sub.ack_only
+                    sub.announcements = announcements + sub.announcements
+                    await asyncio.sleep(0.5)
+                    sub.done_signal.set()
+                    continue
+                for entry_id, _ in done:
+                    sub.held.pop(entry_id, None)
+                sub.space_signal.set()
+            if sub.handlers_done and not sub.done and not sub.ack_only:
+                return
+
+    async def _flush(
+        self, sub: Subscription[Any], done: list[tuple[str, str]], ack_only: list[str], announcements: list[Event]
+    ) -> None:
+        pipeline = scripts.ScriptPipeline(self.client)
+        if done:
+            args: list[Any] = [
+                self.keys.prefix,
+                sub.stream,
+                sub.group,
+                now_ms(),
+                self.retention.completed_seconds,
+                self.retention.completed_count,
+            ]
+            for entry_id, job_id in done:
+                args += [entry_id, job_id]
+            pipeline.call(self._finish, args)
+        if ack_only:
+            pipeline.command("XACK", self.keys.stream(sub.stream), sub.group, *ack_only)
+        for event in announcements:
+            pipeline.command(*announce_command(self.keys, event))
+        await pipeline.execute()
+
+    async def _release_unstarted(self, sub: Subscription[Any]) -> None:
+        """Returns entries fetched but never started to the stream, so another consumer takes them now."""
+        unstarted = [(entry_id, job_id) for entry_id, job_id in sub.held.items() if entry_id not in sub.started]
+        if not unstarted:
+            return
+        args: list[Any] = [self.keys.prefix, sub.stream, sub.group]
+        for entry_id, job_id in unstarted:
+            args += [entry_id, job_id]
+        try:
+            await self._release(args=args)
+        except (RedisError, OSError) as exc:
+            log.warning("job_release_failed", stream=sub.stream, error=describe_error(exc), count=len(unstarted))
+            return
+        for entry_id, _ in unstarted:
+            sub.held.pop(entry_id, None)

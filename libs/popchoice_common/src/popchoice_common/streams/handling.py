@@ -1,0 +1,159 @@
+"""Running handlers: each job with its handler timeout, failures recorded by retryability (retry with
+backoff or dead letter), and the on-dead hook."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import msgspec
+import structlog
+from redis.exceptions import RedisError
+
+from popchoice_common.errors import is_retryable
+from popchoice_common.logs import get_logger
+from popchoice_common.streams import metrics
+from popchoice_common.streams.jobs import now_ms
+from popchoice_common.streams.subscription import (
+    Delivery,
+    JobContext,
+    Subscription,
+    WorkerCore,
+    as_text,
+    describe_error,
+)
+
+log = get_logger(__name__)
+
+
+class Handling(WorkerCore):
+    """The part of Worker that runs handlers."""
+
+    async def _handle_loop(self, sub: Subscription[Any]) -> None:
+        labels = (self.service, sub.stream)
+        processed = metrics.JOBS_PROCESSED.labels(*labels)
+        duration = metrics.HANDLER_SECONDS.labels(*labels)
+        while True:
+            delivery = await sub.queue.get()
+            if delivery is None or self.stopping:
+                # Not started: stays held and goes back to the stream at shutdown.
+                if delivery is None:
+                    return
+                continue
+            sub.started.add(delivery.entry_id)
+            started = time.perf_counter()
+            try:
+                event = sub.decoder.decode(delivery.data)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                await self._record_failure(sub, delivery, f"undecodable message: {exc}", retryable=False)
+                continue
+            context = JobContext(
+                delivery.job_id,
+                sub.stream,
+                delivery.entry_id,
+                delivery.attempt,
+                self.consumer,
+                sub.policy.max_attempts,
+            )
+            timeout_seconds = sub.policy.handler_timeout_ms / 1000
+            sub.deadlines[delivery.entry_id] = time.monotonic() + timeout_seconds
+            try:
+                async with asyncio.timeout(timeout_seconds) as limit:
+                    with structlog.contextvars.bound_contextvars(job_id=delivery.job_id, stream=sub.stream):
+                        await sub.handler(event, context)
+            except TimeoutError as exc:
+                duration.observe(time.perf_counter() - started)
+                sub.deadlines.pop(delivery.entry_id, None)
+                if limit.expired():
+                    log.warning("handler_timed_out", stream=sub.stream, job_id=delivery.job_id, seconds=timeout_seconds)
+                    error = f"timed out after {timeout_seconds:g} s"
+                    await self._record_failure(sub, delivery, error, retryable=True)
+                else:
+                    await self._record_failure(sub, delivery, describe_error(exc), retryable=is_retryable(exc))
+                continue
+            except Exception as exc:  # noqa: BLE001 - every handler failure is recorded, typed by retryability
+                duration.observe(time.perf_counter() - started)
+                sub.deadlines.pop(delivery.entry_id, None)
+                await self._record_failure(sub, delivery, describe_error(exc), retryable=is_retryable(exc))
+                continue
+            sub.deadlines.pop(delivery.entry_id, None)
+            duration.observe(time.perf_counter() - started)
+            processed.inc()
+            sub.started.discard(delivery.entry_id)
+            sub.done.append((delivery.entry_id, delivery.job_id))
+            sub.announcements += context.announcements
+            sub.done_signal.set()
+
+    async def _record_failure(self, sub: Subscription[Any], delivery: Delivery, error: str, *, retryable: bool) -> None:
+        delay = sub.policy.retry_delay_ms(delivery.attempt)
+        while True:
+            try:
+                outcome = as_text(
+                    await self._fail(
+                        args=[
+                            self.keys.prefix,
+                            sub.stream,
+                            sub.group,
+                            self.consumer,
+                            now_ms(),
+                            delivery.entry_id,
+                            delivery.job_id,
+                            delivery.data,
+                            error,
+                            1 if retryable else 0,
+                            sub.policy.max_attempts,
+                            delay,
+                            self.retention.dead_seconds,
+                            self.retention.dead_count,
+                        ]
+                    )
+                )
+                break
+            except (RedisError, OSError) as exc:
+                if self.stopping:
+                    # Left pending: the reclaimer elsewhere runs it again.
+                    sub.started.discard(delivery.entry_id)
+                    return
+                log.warning("job_failure_not_recorded", stream=sub.stream, error=describe_error(exc))
+                await self._sleep(1.0)
+        sub.started.discard(delivery.entry_id)
+        sub.held.pop(delivery.entry_id, None)
+        sub.space_signal.set()
+        labels = (self.service, sub.stream)
+        metrics.JOBS_FAILED.labels(*labels).inc()
+        if outcome == "retrying":
+            metrics.JOBS_RETRIED.labels(*labels).inc()
+            log.warning(
+                "job_failed_will_retry",
+                stream=sub.stream,
+                job_id=delivery.job_id,
+                attempt=delivery.attempt,
+                retry_in_ms=delay,
+                error=error,
+            )
+        else:
+            metrics.JOBS_DEAD.labels(*labels).inc()
+            log.error(
+                "job_dead_lettered",
+                stream=sub.stream,
+                job_id=delivery.job_id,
+                attempt=delivery.attempt,
+                retryable=retryable,
+                error=error,
+            )
+            await self._call_on_dead(sub, delivery.job_id, delivery.data, error)
+
+    async def _call_on_dead(self, sub: Subscription[Any], job_id: str, data: bytes, error: str) -> None:
+        """Runs the stream's on-dead hook; a hook that fails is logged, never fatal to the worker."""
+        if sub.on_dead is None:
+            return
+        try:
+            event = sub.decoder.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return  # an undecodable message has no event to report
+        try:
+            with structlog.contextvars.bound_contextvars(job_id=job_id, stream=sub.stream):
+                await sub.on_dead(event, error)
+        except Exception:
+            log.exception("on_dead_hook_failed", stream=sub.stream, job_id=job_id)

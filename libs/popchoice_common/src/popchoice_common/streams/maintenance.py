@@ -1,0 +1,124 @@
+"""The maintenance loops: the heartbeat, the reclaimer, the mover of due retries, and trimming with the
+removal of dead consumers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from popchoice_common.logs import get_logger
+from popchoice_common.streams import metrics, scripts
+from popchoice_common.streams.jobs import now_ms
+from popchoice_common.streams.subscription import (
+    Subscription,
+    WorkerCore,
+    as_text,
+    describe_error,
+)
+from popchoice_common.streams.trimming import trim_stream
+
+log = get_logger(__name__)
+
+
+class Maintenance(WorkerCore):
+    """The maintenance loops of Worker."""
+
+    async def _every(self, seconds: float, action: Callable[[], Awaitable[None]], name: str) -> None:
+        while not self.stopping:
+            try:
+                await action()
+            except (RedisError, OSError) as exc:
+                log.warning("stream_maintenance_failed", task=name, error=describe_error(exc))
+            except Exception:  # a maintenance loop must outlive any one failure
+                log.exception("stream_maintenance_crashed", task=name)
+            await self._sleep(seconds)
+
+    def _min_visibility_seconds(self) -> float:
+        return min(sub.policy.visibility_timeout_ms for sub in self._subscriptions.values()) / 1000
+
+    async def _heartbeat_loop(self) -> None:
+        await self._every(self._min_visibility_seconds() / 3, self.heartbeat, "heartbeat")
+
+    async def heartbeat(self) -> None:
+        """Resets the idle time of every entry this process holds (XCLAIM … JUSTID, no delivery counted),
+        except entries whose handler ran past its timeout: if this process is wedged, they go idle and
+        another consumer reclaims them."""
+        now = time.monotonic()
+        for sub in self._subscriptions.values():
+            held = [entry for entry in sub.held if sub.deadlines.get(entry, now) >= now]
+            for start in range(0, len(held), 1000):
+                await self.client.xclaim(
+                    self.keys.stream(sub.stream),
+                    sub.group,
+                    self.consumer,
+                    min_idle_time=0,
+                    message_ids=list[Any](held[start : start + 1000]),
+                    justid=True,
+                )
+
+    async def _reclaim_loop(self) -> None:
+        await self._every(self._min_visibility_seconds() / 2, self.reclaim, "reclaim")
+
+    async def reclaim(self) -> None:
+        """Takes over entries idle past the visibility timeout (XAUTOCLAIM, cursor followed)."""
+        for sub in self._subscriptions.values():
+            if sub.paused:
+                continue
+            key = self.keys.stream(sub.stream)
+            cursor = "0-0"
+            while not self.stopping:
+                free = sub.prefetch - len(sub.held)
+                if free <= 0:
+                    break
+                reply = await self.client.xautoclaim(
+                    key, sub.group, self.consumer, sub.policy.visibility_timeout_ms, cursor, count=min(free, 100)
+                )
+                # Entries deleted while pending come back in reply[2]; Redis already dropped them.
+                cursor, entries = as_text(reply[0]), reply[1]
+                claimed = [(entry_id, fields) for entry_id, fields in entries if fields]
+                if claimed:
+                    await self._take_claimed(sub, claimed, reclaimed=True)
+                if cursor == "0-0":
+                    break
+
+    async def _mover_loop(self) -> None:
+        await self._every(self._mover_interval, self.move_due_retries, "mover")
+
+    async def move_due_retries(self) -> None:
+        """Re-adds retries whose delay has passed, and refreshes the paused flags."""
+        pipeline = scripts.ScriptPipeline(self.client)
+        for sub in self._subscriptions.values():
+            pipeline.call(self._move_due, [self.keys.prefix, sub.stream, now_ms(), 100])
+            pipeline.command("EXISTS", self.keys.paused(sub.stream))
+        replies = await pipeline.execute()
+        for sub, paused in zip(self._subscriptions.values(), replies[1::2], strict=True):
+            sub.paused = bool(paused)
+
+    async def _trim_loop(self) -> None:
+        await self._every(self._trim_interval, self.trim_and_clean, "trim")
+
+    async def trim_and_clean(self) -> None:
+        """Trims every stream below what all its groups acknowledged; removes dead idle consumers."""
+        for sub in self._subscriptions.values():
+            await trim_stream(self.client, self.keys.stream(sub.stream))
+            await self._remove_dead_consumers(sub)
+            await self._update_lag_metrics(sub)
+
+    async def _remove_dead_consumers(self, sub: Subscription[Any]) -> None:
+        key = self.keys.stream(sub.stream)
+        # Never below the visibility timeout: a consumer that idle with work would be reclaimed first.
+        idle_limit = max(self._dead_consumer_idle_ms, sub.policy.visibility_timeout_ms)
+        for consumer in await self.client.xinfo_consumers(key, sub.group):
+            name = as_text(consumer["name"])
+            if name != self.consumer and consumer["pending"] == 0 and consumer["idle"] > idle_limit:
+                await self.client.xgroup_delconsumer(key, sub.group, name)
+                log.info("consumer_removed", stream=sub.stream, consumer=name, idle_ms=consumer["idle"])
+
+    async def _update_lag_metrics(self, sub: Subscription[Any]) -> None:
+        for group in await self.client.xinfo_groups(self.keys.stream(sub.stream)):
+            if as_text(group["name"]) == sub.group:
+                metrics.QUEUE_LAG.labels(self.service, sub.stream).set(group.get("lag") or 0)
+                metrics.PENDING.labels(self.service, sub.stream).set(group["pending"])

@@ -1,0 +1,164 @@
+"""A worker's shared state: the subscriptions, the job context handed to handlers, and the records the
+parts of the worker pass each other."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import msgspec
+import redis.asyncio as redis
+
+from popchoice_common.events import Event
+from popchoice_common.logs import get_logger, redact_text
+from popchoice_common.streams.keys import StreamKeys
+from popchoice_common.streams.policy import StreamPolicy
+
+log = get_logger(__name__)
+
+
+E = TypeVar("E", bound=Event)
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """What a handler knows about the delivery it is running."""
+
+    job_id: str
+    stream: str
+    entry_id: str
+    attempt: int
+    consumer: str
+    max_attempts: int
+    announcements: list[Event] = field(default_factory=list)
+
+    @property
+    def is_last_attempt(self) -> bool:
+        """Whether a failure now is final (no retry follows)."""
+        return self.attempt >= self.max_attempts
+
+    def announce_on_ack(self, event: Event) -> None:
+        """Sends an announcement (see jobs.announce) if the handler succeeds, in the same round trip
+        as the job's acknowledgement: nothing is announced for a failed attempt."""
+        self.announcements.append(event)
+
+
+Handler = Callable[[E, JobContext], Awaitable[None]]
+#: Called once a job is dead-lettered (attempts spent, a permanent error, a timeout on the last attempt,
+#: or a consumer that kept dying), with the event and the error: where a service marks its own record
+#: failed, so no handler needs to know whether its attempt was the last.
+OnDead = Callable[[E, str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    completed_seconds: int = 86_400
+    completed_count: int = 10_000
+    dead_seconds: int = 7 * 86_400
+    dead_count: int = 10_000
+
+
+@dataclass(slots=True)
+class Delivery:
+    entry_id: str
+    job_id: str
+    data: bytes
+    attempt: int
+
+
+def as_text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def entry_fields(fields: dict[bytes, bytes]) -> tuple[str, bytes]:
+    return as_text(fields.get(b"job_id", b"")), fields.get(b"data", b"")
+
+
+def describe_error(exc: BaseException) -> str:
+    return redact_text(f"{type(exc).__name__}: {exc}")[:2000]
+
+
+@dataclass
+class Subscription(Generic[E]):
+    """One stream a service consumes: its handler and how it is run."""
+
+    stream: str
+    event_type: type[E]
+    handler: Handler[E]
+    concurrency: int
+    prefetch: int
+    read_count: int
+    policy: StreamPolicy
+    group: str
+    on_dead: OnDead[E] | None = None
+    queue: asyncio.Queue[Delivery | None] = field(default_factory=asyncio.Queue)
+    held: dict[str, str] = field(default_factory=dict)
+    started: set[str] = field(default_factory=set)
+    #: When each running handler's time is up (monotonic seconds): the heartbeat stops keeping an
+    #: entry past it fresh.
+    deadlines: dict[str, float] = field(default_factory=dict)
+    done: list[tuple[str, str]] = field(default_factory=list)
+    ack_only: list[str] = field(default_factory=list)
+    announcements: list[Event] = field(default_factory=list)
+    done_signal: asyncio.Event = field(default_factory=asyncio.Event)
+    space_signal: asyncio.Event = field(default_factory=asyncio.Event)
+    paused: bool = False
+    handlers_done: bool = False
+    #: Whether entries may be waiting: the non-blocking read runs first only then (at start, and
+    #: after a read that came back full), so a quiet stream costs one blocking read per wake-up.
+    maybe_waiting: bool = True
+
+    def __post_init__(self) -> None:
+        self.decoder = msgspec.json.Decoder(self.event_type)
+
+
+class WorkerCore:
+    """What every part of the worker shares (set by Worker.__init__): the client, the keys, the
+    subscriptions, the scripts, and the few operations one part asks of another."""
+
+    client: redis.Redis
+    service: str
+    keys: StreamKeys
+    consumer: str
+    retention: RetentionSettings
+    _policy_overrides: dict[str, dict[str, int]]
+    _block_ms: int
+    _grace: float
+    _trim_interval: float
+    _mover_interval: float
+    _dead_consumer_idle_ms: int
+    _subscriptions: dict[str, Subscription[Any]]
+    _stopping: asyncio.Event
+    _start: Any
+    _claimed: Any
+    _finish: Any
+    _fail: Any
+    _move_due: Any
+    _release: Any
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleeps, but no longer than until the worker stops."""
+        await self._wait_or_stop(asyncio.sleep(seconds), seconds)
+
+    async def _wait_or_stop(self, awaitable: Awaitable[Any], limit_seconds: float) -> None:
+        waiter = asyncio.ensure_future(awaitable)
+        stopper = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({waiter, stopper}, timeout=limit_seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            stopper.cancel()
+
+    # Asked of one part by another (Handling and Reading implement them).
+
+    async def _call_on_dead(self, sub: Subscription[Any], job_id: str, data: bytes, error: str) -> None:
+        raise NotImplementedError
+
+    async def _take_claimed(self, sub: Subscription[Any], entries: list[Any], *, reclaimed: bool) -> None:
+        raise NotImplementedError
