@@ -59,6 +59,37 @@ RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     search_type text;
+    -- Each function's name, arguments and result, written once for both its forms below.
+    match_movies_head constant text := $head$
+        CREATE OR REPLACE FUNCTION match_movies(
+            query_embedding vector, match_threshold double precision DEFAULT 0.1, match_count integer DEFAULT 5
+        ) RETURNS TABLE (
+            id bigint, name text, age_rating text, description text, duration integer,
+            score_rating numeric, year integer, similarity double precision, content text
+        )
+    $head$;
+    match_movie_picks_head constant text := $head$
+        CREATE OR REPLACE FUNCTION match_movie_picks(
+            query_embedding vector, match_threshold double precision DEFAULT 0.1, match_count integer DEFAULT 5
+        ) RETURNS TABLE (
+            id bigint, name text, year integer, age_rating text, description text, duration integer,
+            score_rating numeric, similarity double precision, tmdb_id integer, poster_url text,
+            localized_name text
+        )
+    $head$;
+    match_movie_candidates_head constant text := $head$
+        CREATE OR REPLACE FUNCTION match_movie_candidates(
+            query_embedding vector, anchor_ids bigint[], match_count integer,
+            min_year integer DEFAULT NULL, max_year integer DEFAULT NULL, wanted_genres integer[] DEFAULT NULL,
+            forbidden_genres integer[] DEFAULT NULL, allowed_age_ratings text[] DEFAULT NULL,
+            max_runtime integer DEFAULT NULL, excluded_ids bigint[] DEFAULT NULL
+        ) RETURNS TABLE (
+            id bigint, name text, year integer, age_rating text, description text, duration integer,
+            score_rating numeric, vote_count integer, similarity double precision,
+            anchor_similarity double precision, anchor_id bigint, tmdb_id integer, poster_url text,
+            localized_name text, genre_ids integer[]
+        )
+    $head$;
     not_configured constant text := $body$
         BEGIN
             RAISE EXCEPTION 'no active embedding model: run popchoice-migrate with the embedding settings';
@@ -69,46 +100,14 @@ BEGIN
         RAISE EXCEPTION 'hnsw.ef_search must be between 1 and 1000, not %', p_ef_search;
     END IF;
     IF p_model IS NULL THEN
-        EXECUTE format($definition$
-            CREATE OR REPLACE FUNCTION match_movies(
-                query_embedding vector, match_threshold double precision DEFAULT 0.1, match_count integer DEFAULT 5
-            ) RETURNS TABLE (
-                id bigint, name text, age_rating text, description text, duration integer,
-                score_rating numeric, year integer, similarity double precision, content text
-            ) LANGUAGE plpgsql STABLE AS %1$L
-        $definition$, not_configured);
-        EXECUTE format($definition$
-            CREATE OR REPLACE FUNCTION match_movie_picks(
-                query_embedding vector, match_threshold double precision DEFAULT 0.1, match_count integer DEFAULT 5
-            ) RETURNS TABLE (
-                id bigint, name text, year integer, age_rating text, description text, duration integer,
-                score_rating numeric, similarity double precision, tmdb_id integer, poster_url text,
-                localized_name text
-            ) LANGUAGE plpgsql STABLE AS %1$L
-        $definition$, not_configured);
-        EXECUTE format($definition$
-            CREATE OR REPLACE FUNCTION match_movie_candidates(
-                query_embedding vector, anchor_ids bigint[], match_count integer,
-                min_year integer DEFAULT NULL, max_year integer DEFAULT NULL, wanted_genres integer[] DEFAULT NULL,
-                forbidden_genres integer[] DEFAULT NULL, allowed_age_ratings text[] DEFAULT NULL,
-                max_runtime integer DEFAULT NULL, excluded_ids bigint[] DEFAULT NULL
-            ) RETURNS TABLE (
-                id bigint, name text, year integer, age_rating text, description text, duration integer,
-                score_rating numeric, vote_count integer, similarity double precision,
-                anchor_similarity double precision, anchor_id bigint, tmdb_id integer, poster_url text,
-                localized_name text, genre_ids integer[]
-            ) LANGUAGE plpgsql STABLE AS %1$L
-        $definition$, not_configured);
+        EXECUTE match_movies_head || ' LANGUAGE plpgsql STABLE AS ' || quote_literal(not_configured);
+        EXECUTE match_movie_picks_head || ' LANGUAGE plpgsql STABLE AS ' || quote_literal(not_configured);
+        EXECUTE match_movie_candidates_head || ' LANGUAGE plpgsql STABLE AS ' || quote_literal(not_configured);
         RETURN;
     END IF;
     search_type := embedding_search_type(p_dimensions);
     EXECUTE format($definition$
-        CREATE OR REPLACE FUNCTION match_movies(
-            query_embedding vector, match_threshold double precision DEFAULT 0.1, match_count integer DEFAULT 5
-        ) RETURNS TABLE (
-            id bigint, name text, age_rating text, description text, duration integer,
-            score_rating numeric, year integer, similarity double precision, content text
-        )
+        %4$s
         LANGUAGE sql STABLE ROWS 10
         SET hnsw.ef_search = %3$s SET enable_seqscan = off SET enable_sort = off
         AS $body$
@@ -129,15 +128,9 @@ BEGIN
             WHERE nearest.similarity > match_threshold
             ORDER BY nearest.similarity DESC, nearest.id
         $body$
-    $definition$, search_type, p_model, p_ef_search);
+    $definition$, search_type, p_model, p_ef_search, match_movies_head);
     EXECUTE format($definition$
-        CREATE OR REPLACE FUNCTION match_movie_picks(
-            query_embedding vector, match_threshold double precision DEFAULT 0.1, match_count integer DEFAULT 5
-        ) RETURNS TABLE (
-            id bigint, name text, year integer, age_rating text, description text, duration integer,
-            score_rating numeric, similarity double precision, tmdb_id integer, poster_url text,
-            localized_name text
-        )
+        %4$s
         LANGUAGE sql STABLE ROWS 10
         SET hnsw.ef_search = %3$s SET enable_seqscan = off SET enable_sort = off
         AS $body$
@@ -153,7 +146,7 @@ BEGIN
             WHERE nearest.similarity > match_threshold
             ORDER BY nearest.similarity DESC, nearest.id
         $body$
-    $definition$, search_type, p_model, p_ef_search);
+    $definition$, search_type, p_model, p_ef_search, match_movie_picks_head);
     -- match_movie_candidates: the recommender's search with the quiz's hard constraints inside it.
     -- The nearest films to the quiz text and, for each anchor film (the favourite resolved to a
     -- catalog row, liked films), the nearest films to that film's own embedding: all of them
@@ -162,17 +155,7 @@ BEGIN
     -- scan (relaxed order, re-sorted here) keeps reading the index until match_count rows pass the
     -- filters, so a strict filter still returns enough films.
     EXECUTE format($definition$
-        CREATE OR REPLACE FUNCTION match_movie_candidates(
-            query_embedding vector, anchor_ids bigint[], match_count integer,
-            min_year integer DEFAULT NULL, max_year integer DEFAULT NULL, wanted_genres integer[] DEFAULT NULL,
-            forbidden_genres integer[] DEFAULT NULL, allowed_age_ratings text[] DEFAULT NULL,
-            max_runtime integer DEFAULT NULL, excluded_ids bigint[] DEFAULT NULL
-        ) RETURNS TABLE (
-            id bigint, name text, year integer, age_rating text, description text, duration integer,
-            score_rating numeric, vote_count integer, similarity double precision,
-            anchor_similarity double precision, anchor_id bigint, tmdb_id integer, poster_url text,
-            localized_name text, genre_ids integer[]
-        )
+        %5$s
         LANGUAGE sql STABLE ROWS 30
         SET hnsw.ef_search = %3$s SET hnsw.iterative_scan = relaxed_order SET enable_seqscan = off
         AS $body$
@@ -217,7 +200,7 @@ BEGIN
                 AND (excluded_ids IS NULL OR NOT m.id = ANY(excluded_ids))
                 AND (wanted_genres IS NULL OR m.genre_ids && wanted_genres)
                 AND (forbidden_genres IS NULL OR NOT m.genre_ids && forbidden_genres)
-    $filter$, p_model));
+    $filter$, p_model), match_movie_candidates_head);
 END;
 $$;
 
