@@ -3,11 +3,20 @@ enough films meet them, the favourite never recommended back, and a why per pick
 
 import pytest
 
+from popchoice_common.catalog.identity import movie_key
 from popchoice_common.catalog.movie_text import movie_embedding_text
 from popchoice_common.quiz import QuizPerson
+from popchoice_common.recommendation import repository
 from popchoice_common.recommendation.pipeline import RecommendationInput, RecommendationPipeline
 from popchoice_common.settings import PopChoiceSettings
-from popchoice_common.testing.factories import insert_movie, insert_recommendation, link_genres
+from popchoice_common.testing.factories import (
+    insert_interaction,
+    insert_movie,
+    insert_pick,
+    insert_recommendation,
+    insert_user,
+    link_genres,
+)
 
 HORROR, COMEDY, FAMILY, DRAMA = (27, "Horror"), (35, "Comedy"), (10751, "Family"), (18, "Drama")
 # Zombie films share the quiz's words (cozy, rainy, sunday), so by text alone they would come first.
@@ -85,3 +94,49 @@ async def test_what_gives_way_is_named_and_exclusions_never_give_way(db_pool, ca
     names = [pick["name"] for pick in picks]
     assert "Rain Dance" not in names and "Old Laughs" not in names  # PG-13, and the favourite itself
     assert any("broadened" in pick["why"] for pick in picks)
+
+
+async def test_user_memory_keeps_recent_picks_and_liked_films_apart(db_conn):
+    """Recently recommended films are their own set (they may give way); liked catalog films come back
+    as anchor ids, found by TMDB id or by title and year."""
+
+    user = await insert_user(db_conn)
+    by_title = await insert_movie(db_conn, "Paddington 2", 2017)
+    by_tmdb = await insert_movie(db_conn, "Up", 2009, tmdb_id=14160)
+    await insert_interaction(
+        db_conn, user, movie_key(title="Paddington 2", year=2017), "liked", movie_name="Paddington 2", movie_year=2017
+    )
+    await insert_interaction(db_conn, user, "tmdb:14160", "liked", movie_name="Up", tmdb_id=14160)
+    await insert_interaction(db_conn, user, "tmdb:1", "watched", movie_name="Seen")
+    recommendation = await insert_recommendation(db_conn, user_id=user)
+    await insert_pick(db_conn, recommendation, "tmdb:2", name="Shown lately")
+    memory = await repository.user_memory(db_conn, user, recent_days=30)
+    assert memory.excluded_keys == {"tmdb:1"}
+    assert memory.recent_keys == {"tmdb:2"}
+    assert set(memory.liked_movie_ids) == {by_title, by_tmdb}
+
+
+async def test_recently_recommended_films_give_way_before_any_constraint(db_pool, catalog):
+    """When leaving out the films recommended lately leaves too few that meet the quiz, those films come
+    back before the era or the moods give way."""
+
+    user = await insert_user(db_pool)
+    earlier = await insert_recommendation(db_pool, user_id=user)
+    qualifying = ["Sunday Pancakes", "The Umbrella Shop", "Cozy Cats", "Rain Dance", "Kettle On", "Puddle Jumpers"]
+    years = {name: year for name, year, *_ in CATALOG}
+    for position, name in enumerate(qualifying[:2]):
+        await insert_pick(db_pool, earlier, movie_key(title=name, year=years[name]), position=position, name=name)
+    quiz = [QuizPerson("Paddington 2", "new", ["Comedy"], "funny", "no horror please")]
+    pipeline = RecommendationPipeline(
+        pool=db_pool,
+        embedder=_embedder(),
+        settings=PopChoiceSettings(stage_write_delay_ms=0, local_match_threshold=-1.0),
+    )
+    recommendation_id = await insert_recommendation(db_pool, user_id=user)
+    await pipeline.run(recommendation_id, RecommendationInput.of(quiz, user, "en-US"))
+    picks = await db_pool.fetch(
+        "SELECT name, why FROM recommendation_movies WHERE recommendation_id = $1", recommendation_id
+    )
+    # Six qualify only with the two recent ones: they come back, and nothing was broadened.
+    assert sorted(pick["name"] for pick in picks) == sorted(qualifying)
+    assert not any("broadened" in pick["why"] for pick in picks)
