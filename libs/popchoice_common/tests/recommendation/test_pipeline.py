@@ -7,13 +7,11 @@ import uuid
 import pytest
 
 from popchoice_common.catalog.movie_text import movie_embedding_text
-from popchoice_common.llm import LLMClient
 from popchoice_common.quiz import QuizPerson
 from popchoice_common.recommendation import repository
 from popchoice_common.recommendation.pipeline import RecommendationInput, RecommendationNotFound, RecommendationPipeline
 from popchoice_common.settings import PopChoiceSettings
 from popchoice_common.testing.factories import insert_movie, insert_recommendation
-from popchoice_common.testing.fake_openai import API_KEY as OPENAI_KEY
 
 FILMS = [
     ("Heat", 1995, "A master thief and a relentless detective circle each other across Los Angeles."),
@@ -51,27 +49,13 @@ def pipeline(db_pool, hash_embedder, catalog):
 
 
 @pytest.fixture
-async def llm(fake_openai):
-    client = LLMClient(
-        api_key=OPENAI_KEY,
-        base_url=fake_openai.base_url,
-        chat_model="gpt-4o-mini",
-        moderation_model="omni-moderation-latest",
-        timeout_seconds=5,
-        max_tokens=600,
-    )
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-def pitching_pipeline(db_pool, hash_embedder, catalog, llm):
+def pitching_pipeline(db_pool, hash_embedder, catalog, llm_client):
     """The pipeline with the chat client on the fake OpenAI server."""
     return RecommendationPipeline(
         pool=db_pool,
         embedder=hash_embedder,
         settings=PopChoiceSettings(stage_write_delay_ms=0, local_match_threshold=-1.0),
-        llm=llm,
+        llm=llm_client,
     )
 
 

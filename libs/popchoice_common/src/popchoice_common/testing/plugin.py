@@ -30,6 +30,8 @@ import redis.asyncio as redis_asyncio
 from popchoice_common.db.migrations import configure_embedding_model, migrate
 from popchoice_common.db.pool import create_pool
 from popchoice_common.embedders.hashing import HashEmbedder
+from popchoice_common.llm import LLMClient
+from popchoice_common.testing.fake_openai import API_KEY as FAKE_OPENAI_KEY
 from popchoice_common.testing.fake_openai import FakeOpenAIServer
 from popchoice_common.testing.fake_tmdb import API_KEY as FAKE_TMDB_KEY
 from popchoice_common.testing.fake_tmdb import FakeTMDBServer
@@ -226,6 +228,21 @@ async def tmdb_client(fake_tmdb: FakeTMDBServer) -> AsyncIterator[TMDBClient]:
         limiter=LocalRateLimiter(requests_per_window=10_000, window_ms=1000),
         base_url=fake_tmdb.base_url,
         retry_backoff_seconds=0.01,
+    )
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def llm_client(fake_openai: FakeOpenAIServer) -> AsyncIterator[LLMClient]:
+    """The real OpenAI-compatible client (chat and moderation) on the fake server."""
+    client = LLMClient(
+        api_key=FAKE_OPENAI_KEY,
+        base_url=fake_openai.base_url,
+        chat_model="gpt-4o-mini",
+        moderation_model="omni-moderation-latest",
+        timeout_seconds=5,
+        max_tokens=600,
     )
     yield client
     await client.aclose()
