@@ -56,34 +56,48 @@ class Handling(WorkerCore):
                 self.consumer,
                 sub.policy.max_attempts,
             )
-            timeout_seconds = sub.policy.handler_timeout_ms / 1000
-            sub.deadlines[delivery.entry_id] = time.monotonic() + timeout_seconds
+            # The watchdog (Maintenance) cancels this task once the deadline passes; a per-job
+            # asyncio.timeout cost a timer per job, a fifth of the no-op job rate.
+            task = asyncio.current_task()
+            assert task is not None
+            sub.deadlines[delivery.entry_id] = time.monotonic() + sub.policy.handler_timeout_ms / 1000
+            sub.running[delivery.entry_id] = task
+            error: str | None = None
+            retryable = False
             try:
-                async with asyncio.timeout(timeout_seconds) as limit:
-                    with structlog.contextvars.bound_contextvars(job_id=delivery.job_id, stream=sub.stream):
-                        await sub.handler(event, context)
-            except TimeoutError as exc:
-                duration.observe(time.perf_counter() - started)
-                sub.deadlines.pop(delivery.entry_id, None)
-                if limit.expired():
-                    log.warning("handler_timed_out", stream=sub.stream, job_id=delivery.job_id, seconds=timeout_seconds)
-                    error = f"timed out after {timeout_seconds:g} s"
-                    await self._record_failure(sub, delivery, error, retryable=True)
-                else:
-                    await self._record_failure(sub, delivery, describe_error(exc), retryable=is_retryable(exc))
-                continue
+                with structlog.contextvars.bound_contextvars(job_id=delivery.job_id, stream=sub.stream):
+                    await sub.handler(event, context)
+            except asyncio.CancelledError:
+                self._handler_done(sub, delivery.entry_id)
+                if delivery.entry_id not in sub.timed_out:
+                    raise  # shutdown, not a timeout
+                sub.timed_out.discard(delivery.entry_id)
+                task.uncancel()
+                seconds = sub.policy.handler_timeout_ms / 1000
+                log.warning("handler_timed_out", stream=sub.stream, job_id=delivery.job_id, seconds=seconds)
+                error, retryable = f"timed out after {seconds:g} s", True
             except Exception as exc:  # noqa: BLE001 - every handler failure is recorded, typed by retryability
+                self._handler_done(sub, delivery.entry_id)
+                error, retryable = describe_error(exc), is_retryable(exc)
+            else:
+                self._handler_done(sub, delivery.entry_id)
+            if error is not None:
                 duration.observe(time.perf_counter() - started)
-                sub.deadlines.pop(delivery.entry_id, None)
-                await self._record_failure(sub, delivery, describe_error(exc), retryable=is_retryable(exc))
+                await self._record_failure(sub, delivery, error, retryable=retryable)
                 continue
-            sub.deadlines.pop(delivery.entry_id, None)
             duration.observe(time.perf_counter() - started)
             processed.inc()
             sub.started.discard(delivery.entry_id)
             sub.done.append((delivery.entry_id, delivery.job_id))
             sub.announcements += context.announcements
             sub.done_signal.set()
+
+    @staticmethod
+    def _handler_done(sub: Subscription[Any], entry_id: str) -> None:
+        """The handler of entry_id returned or raised: the watchdog no longer watches it (synchronous,
+        before any await, so a cancel can only ever reach the handler itself)."""
+        sub.running.pop(entry_id, None)
+        sub.deadlines.pop(entry_id, None)
 
     async def _record_failure(self, sub: Subscription[Any], delivery: Delivery, error: str, *, retryable: bool) -> None:
         delay = sub.policy.retry_delay_ms(delivery.attempt)

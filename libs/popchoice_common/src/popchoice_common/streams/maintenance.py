@@ -39,6 +39,21 @@ class Maintenance(WorkerCore):
     def _min_visibility_seconds(self) -> float:
         return min(sub.policy.visibility_timeout_ms for sub in self._subscriptions.values()) / 1000
 
+    async def _watchdog_loop(self) -> None:
+        policies = [sub.policy.handler_timeout_ms for sub in self._subscriptions.values()] or [1000]
+        await self._every(max(0.05, min(1.0, min(policies) / 4000)), self.cancel_overdue, "watchdog")
+
+    async def cancel_overdue(self) -> None:
+        """Cancels every handler running past its stream's handler timeout (its attempt then counts as
+        failed: see Handling)."""
+        now = time.monotonic()
+        for sub in self._subscriptions.values():
+            for entry_id, deadline in list(sub.deadlines.items()):
+                task = sub.running.get(entry_id)
+                if deadline < now and task is not None and entry_id not in sub.timed_out:
+                    sub.timed_out.add(entry_id)
+                    task.cancel()
+
     async def _heartbeat_loop(self) -> None:
         await self._every(self._min_visibility_seconds() / 3, self.heartbeat, "heartbeat")
 

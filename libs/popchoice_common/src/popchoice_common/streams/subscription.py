@@ -99,6 +99,10 @@ class Subscription(Generic[E]):
     #: When each running handler's time is up (monotonic seconds): the heartbeat stops keeping an
     #: entry past it fresh.
     deadlines: dict[str, float] = field(default_factory=dict)
+    #: The task running each entry's handler, for the watchdog to cancel past its deadline.
+    running: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    #: Entries the watchdog cancelled (their CancelledError is a timeout, not a shutdown).
+    timed_out: set[str] = field(default_factory=set)
     done: list[tuple[str, str]] = field(default_factory=list)
     ack_only: list[str] = field(default_factory=list)
     announcements: list[Event] = field(default_factory=list)

@@ -179,6 +179,7 @@ class Worker(Reading, Handling, Acking, Maintenance):
         flushers = [asyncio.create_task(self._flush_loop(sub)) for sub in self._subscriptions.values()]
         maintenance = [
             asyncio.create_task(self._heartbeat_loop()),
+            asyncio.create_task(self._watchdog_loop()),
             asyncio.create_task(self._reclaim_loop()),
             asyncio.create_task(self._mover_loop()),
             asyncio.create_task(self._trim_loop()),
