@@ -1,28 +1,22 @@
-"""HTTP routes: decode, call the service, answer. The product's wire format (camelCase JSON)."""
+"""Recommendation routes: submit a quiz, read or follow a recommendation, more picks, the synchronous routes."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
-from popchoice_common.asyncapi import asyncapi_document
 from popchoice_common.recommendation import repository
-from popchoice_gateway import repository as gateway_repository
-from popchoice_gateway.auth import CSRF_COOKIE, Caller, authenticate, new_csrf_token
+from popchoice_gateway.auth import CSRF_COOKIE, Caller, new_csrf_token
+from popchoice_gateway.handlers.common import ERRORS, INVALID_INPUT, AuthenticatedCaller, MaybeCaller, State
 from popchoice_gateway.progress import ProgressWatch
 from popchoice_gateway.schemas import (
     CsrfOut,
     ErrorOut,
-    HealthOut,
-    InvalidInputOut,
     MorePicksAccepted,
     QuizIn,
     QuizPersonIn,
@@ -43,42 +37,6 @@ from popchoice_gateway.state import GatewayState
 
 router = APIRouter()
 LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "The body is not valid JSON"},
-    401: {"model": ErrorOut, "description": "Authentication required"},
-    413: {"model": ErrorOut, "description": "Request body too large"},
-    429: {"model": ErrorOut, "description": "Rate limited (see Retry-After)"},
-}
-INVALID_INPUT: dict[str, Any] = {
-    "model": InvalidInputOut,
-    "description": "Invalid input, or an answer refused by screening (prompt injection, or flagged by moderation): "
-    'one error per field, whose `loc` names it (e.g. `["body", 1, "moodPreference", 2]`) and whose `type` is '
-    "`refused` for a refused answer.",
-}
-
-
-async def state(request: Request) -> GatewayState:
-    # async: FastAPI runs a plain def dependency in its thread pool, a thread hand-off per request.
-    gateway: GatewayState = request.app.state.gateway
-    return gateway
-
-
-State = Annotated[GatewayState, Depends(state)]
-
-
-async def caller(request: Request, gateway: State) -> Caller:
-    return await authenticate(request, gateway.api_keys)
-
-
-async def optional_caller(request: Request, gateway: State) -> Caller | None:
-    try:
-        return await authenticate(request, gateway.api_keys)
-    except HTTPException:
-        return None
-
-
-AuthenticatedCaller = Annotated[Caller, Depends(caller)]
-MaybeCaller = Annotated[Caller | None, Depends(optional_caller)]
 
 
 def resolve_locale(query: str | None, header: str | None) -> str:
@@ -302,38 +260,3 @@ async def movie_recommendation_get(
             [{**error, "loc": ("query", *error["loc"])} for error in exc.errors(include_url=False)]
         ) from None
     return await _sync(gateway, who, [person], quiz_texts(person, "query"), resolve_locale(locale, None))
-
-
-@router.get("/api/health", response_model=HealthOut, responses={503: {"model": HealthOut}}, tags=["operations"])
-async def health(gateway: State) -> JSONResponse:
-    """200 when PostgreSQL (and Redis, when configured) answer within a second; 503 naming what failed."""
-    checks: dict[str, str] = {}
-    try:
-        await asyncio.wait_for(gateway_repository.ping(gateway.pool), 1.0)
-        checks["postgres"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure is the answer
-        checks["postgres"] = f"failed: {type(exc).__name__}"
-    if gateway.redis is not None:
-        try:
-            await asyncio.wait_for(gateway.redis.ping(), 1.0)
-            checks["redis"] = "ok"
-        except Exception as exc:  # noqa: BLE001
-            checks["redis"] = f"failed: {type(exc).__name__}"
-    healthy = all(value == "ok" for value in checks.values())
-    return JSONResponse(
-        HealthOut(status="ok" if healthy else "degraded", checks=checks).model_dump(),
-        status_code=200 if healthy else 503,
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-@router.get("/metrics", tags=["operations"], response_class=Response)
-async def metrics() -> Response:
-    """Prometheus metrics of this process."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-
-@router.get("/asyncapi.json", tags=["operations"])
-async def asyncapi(gateway: State) -> JSONResponse:
-    """The AsyncAPI 3.0 document of the job streams."""
-    return JSONResponse(asyncapi_document(gateway.settings.stream_key_prefix))

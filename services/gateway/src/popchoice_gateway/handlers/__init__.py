@@ -1,0 +1,12 @@
+"""HTTP routes: decode, call the service, answer. The product's wire format (camelCase JSON). One
+module per area; this package's router includes them all."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from popchoice_gateway.handlers import operations, recommendations
+
+router = APIRouter()
+router.include_router(recommendations.router)
+router.include_router(operations.router)

@@ -1,0 +1,58 @@
+"""What every route module shares: the gateway state, who is calling, and the documented error answers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+
+from popchoice_gateway.auth import Caller, authenticate
+from popchoice_gateway.schemas import ErrorOut, InvalidInputOut
+from popchoice_gateway.state import GatewayState
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "The body is not valid JSON"},
+    401: {"model": ErrorOut, "description": "Authentication required"},
+    413: {"model": ErrorOut, "description": "Request body too large"},
+    429: {"model": ErrorOut, "description": "Rate limited (see Retry-After)"},
+}
+INVALID_INPUT: dict[str, Any] = {
+    "model": InvalidInputOut,
+    "description": "Invalid input, or an answer refused by screening (prompt injection, or flagged by moderation): "
+    'one error per field, whose `loc` names it (e.g. `["body", 1, "moodPreference", 2]`) and whose `type` is '
+    "`refused` for a refused answer.",
+}
+
+
+async def state(request: Request) -> GatewayState:
+    # async: FastAPI runs a plain def dependency in its thread pool, a thread hand-off per request.
+    gateway: GatewayState = request.app.state.gateway
+    return gateway
+
+
+State = Annotated[GatewayState, Depends(state)]
+
+
+async def caller(request: Request, gateway: State) -> Caller:
+    return await authenticate(request, gateway.api_keys)
+
+
+async def optional_caller(request: Request, gateway: State) -> Caller | None:
+    try:
+        return await authenticate(request, gateway.api_keys)
+    except HTTPException:
+        return None
+
+
+AuthenticatedCaller = Annotated[Caller, Depends(caller)]
+MaybeCaller = Annotated[Caller | None, Depends(optional_caller)]
+
+
+async def signed_in(who: AuthenticatedCaller) -> Caller:
+    """The caller, who must act for a user (a signed-in session, or an API key bound to a user)."""
+    if who.user_id is None:
+        raise HTTPException(status_code=401, detail="Sign in first: this route acts on an account.")
+    return who
+
+
+SignedIn = Annotated[Caller, Depends(signed_in)]
