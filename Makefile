@@ -25,8 +25,8 @@ $(STAMP): constraints.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 
 install: $(STAMP) ## create .venv and install every package (pinned by constraints.txt)
 
-demo: $(STAMP) ## run the product on embedded defaults: migrate, seed (local embedder), serve the API (scripts/demo.sh)
-	scripts/demo.sh
+demo: $(STAMP) ## run the product as deployed on embedded defaults: migrate, seed, every service as a process (popchoice-demo)
+	$(BIN)/popchoice-demo
 
 test: $(STAMP) ## run the whole test suite against real PostgreSQL+pgvector and Redis
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)

@@ -9,6 +9,7 @@ import yaml
 from popchoice_backfill.config import BackfillSettings
 from popchoice_catalog_seeder.config import SeederSettings
 from popchoice_common.db.migrations import MigrateSettings
+from popchoice_common.demo import DemoSettings
 from popchoice_common.settings import PopChoiceSettings
 from popchoice_discovery.config import DiscoverySettings
 from popchoice_gateway.config import GatewaySettings
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SETTINGS_CLASSES = [
     PopChoiceSettings,
     MigrateSettings,
+    DemoSettings,
     SeederSettings,
     DiscoverySettings,
     BackfillSettings,

@@ -137,4 +137,6 @@ class ProgressListener:
 
     async def stop(self) -> None:
         if self._connection is not None and not self._connection.is_closed():
+            # A deliberate close is not a lost listener: no warning at every shutdown.
+            self._connection.remove_termination_listener(self._lost)
             await self._connection.close()
