@@ -22,6 +22,7 @@ from popchoice_common.recommendation.pipeline import RecommendationPipeline
 from popchoice_gateway import repository
 from popchoice_gateway.auth import ApiKeys, RateLimiter, key_digest
 from popchoice_gateway.config import GatewaySettings
+from popchoice_gateway.docs import install_docs
 from popchoice_gateway.handlers import router
 from popchoice_gateway.progress import ProgressListener
 from popchoice_gateway.service import RecommendationService
@@ -124,8 +125,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 await service.aclose()
                 await progress.stop()
 
-    app = FastAPI(title="PopChoice", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="PopChoice", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.include_router(router)
+    install_docs(app)
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     return app

@@ -26,11 +26,13 @@ from typing import Any, TypeVar
 import asyncpg
 import pytest
 import redis.asyncio as redis_asyncio
+from playwright.async_api import Browser
 
 from popchoice_common.db.migrations import configure_embedding_model, migrate
 from popchoice_common.db.pool import create_pool
 from popchoice_common.embedders.hashing import HashEmbedder
 from popchoice_common.llm import LLMClient
+from popchoice_common.testing.browser import chromium
 from popchoice_common.testing.fake_openai import API_KEY as FAKE_OPENAI_KEY
 from popchoice_common.testing.fake_openai import FakeOpenAIServer
 from popchoice_common.testing.fake_tmdb import API_KEY as FAKE_TMDB_KEY
@@ -186,6 +188,13 @@ async def redis_client(redis_url: str, key_prefix: str) -> AsyncIterator[redis_a
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """A headless Chromium (Debian's, through Playwright); see testing/browser.py."""
+    async with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="session")
