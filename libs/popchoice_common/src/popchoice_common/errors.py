@@ -45,3 +45,36 @@ def is_retryable(exc: BaseException) -> bool:
     import msgspec
 
     return not isinstance(exc, (msgspec.ValidationError, msgspec.DecodeError, ValueError, TypeError, KeyError))
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether the error (or one it was raised from) says a dependency is not answering: PostgreSQL or
+    Redis down, restarting, refusing connections or dropping them. Retrying later fixes these, and an
+    attempt spent on one says nothing about the job, so the jobs runtime retries them within an outage
+    window without counting the attempt (STREAM_OUTAGE_WINDOW_SECONDS)."""
+    import asyncpg
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(
+            current,
+            (
+                OSError,  # refused, reset, unreachable (ConnectionError and TimeoutError are OSErrors)
+                asyncpg.PostgresConnectionError,
+                asyncpg.CannotConnectNowError,
+                asyncpg.AdminShutdownError,
+                asyncpg.CrashShutdownError,
+                asyncpg.TooManyConnectionsError,
+                RedisConnectionError,
+                RedisTimeoutError,
+            ),
+        ):
+            return True
+        if isinstance(current, asyncpg.InterfaceError) and "closed" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

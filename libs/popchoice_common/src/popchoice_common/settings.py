@@ -83,6 +83,12 @@ class PopChoiceSettings(BaseSettings):
     job_dead_retention_seconds: int = Field(default=7 * 86_400, ge=0)
     job_dead_retention_count: int = Field(default=10_000, ge=0)
     worker_shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    stream_outage_window_seconds: float = Field(
+        default=120.0,
+        ge=60,
+        description="A job failing because PostgreSQL or Redis is not answering is retried (1 s, doubling to 15 s)"
+        " without counting its attempts for this long after its first such failure.",
+    )
     metrics_port: int | None = Field(default=None, ge=1, le=65535, description="Serve /metrics here when set.")
 
     tmdb_api_key: SecretStr | None = Field(default=None, description="TMDB v4 read-access token (Bearer).")

@@ -12,6 +12,7 @@ from popchoice_common.events import Event
 from popchoice_common.logs import get_logger
 from popchoice_common.streams import scripts
 from popchoice_common.streams.jobs import announce_command, now_ms
+from popchoice_common.streams.outage import backoff_seconds
 from popchoice_common.streams.subscription import (
     Subscription,
     WorkerCore,
@@ -26,6 +27,7 @@ class Acking(WorkerCore):
 
     async def _flush_loop(self, sub: Subscription[Any]) -> None:
         """Acks finished entries in batches: one script call per wake-up, however many finished."""
+        failures = 0
         while True:
             await sub.done_signal.wait()
             sub.done_signal.clear()
@@ -36,7 +38,8 @@ class Acking(WorkerCore):
                 try:
                     await self._flush(sub, done, ack_only, announcements)
                 except (RedisError, OSError) as exc:
-                    log.warning("job_ack_failed", stream=sub.stream, error=describe_error(exc), count=len(done))
+                    failures += 1
+                    self._redis_outage.failed(exc, stream=sub.stream, waiting_acks=len(done))
                     if sub.handlers_done:
                         # Shutting down: they stay pending (and are not released) for the reclaimer.
                         sub.started.update(entry_id for entry_id, _ in done)
@@ -44,9 +47,12 @@ class Acking(WorkerCore):
                     sub.done = done + sub.done
                     sub.ack_only = ack_only + sub.ack_only
                     sub.announcements = announcements + sub.announcements
-                    await asyncio.sleep(0.5)
+                    await asyncio.sleep(backoff_seconds(failures))
                     sub.done_signal.set()
                     continue
+                if failures:
+                    failures = 0
+                    self._redis_outage.succeeded()
                 for entry_id, _ in done:
                     sub.held.pop(entry_id, None)
                 sub.space_signal.set()

@@ -11,10 +11,11 @@ import msgspec
 import structlog
 from redis.exceptions import RedisError
 
-from popchoice_common.errors import is_retryable
+from popchoice_common.errors import is_outage, is_retryable
 from popchoice_common.logs import get_logger
 from popchoice_common.streams import metrics
 from popchoice_common.streams.jobs import now_ms
+from popchoice_common.streams.outage import backoff_seconds
 from popchoice_common.streams.subscription import (
     Delivery,
     JobContext,
@@ -25,6 +26,16 @@ from popchoice_common.streams.subscription import (
 )
 
 log = get_logger(__name__)
+
+#: How a failed attempt is recorded (the FAIL script's kind argument).
+PERMANENT, RETRYABLE, OUTAGE = 0, 1, 2
+
+
+def failure_kind(exc: BaseException) -> int:
+    """OUTAGE for a dependency that is not answering (errors.is_outage), else by retryability."""
+    if is_outage(exc):
+        return OUTAGE
+    return RETRYABLE if is_retryable(exc) else PERMANENT
 
 
 class Handling(WorkerCore):
@@ -46,7 +57,7 @@ class Handling(WorkerCore):
             try:
                 event = sub.decoder.decode(delivery.data)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                await self._record_failure(sub, delivery, f"undecodable message: {exc}", retryable=False)
+                await self._record_failure(sub, delivery, f"undecodable message: {exc}", kind=PERMANENT)
                 continue
             context = JobContext(
                 delivery.job_id,
@@ -63,7 +74,7 @@ class Handling(WorkerCore):
             sub.deadlines[delivery.entry_id] = time.monotonic() + sub.policy.handler_timeout_ms / 1000
             sub.running[delivery.entry_id] = task
             error: str | None = None
-            retryable = False
+            kind = PERMANENT
             try:
                 with structlog.contextvars.bound_contextvars(job_id=delivery.job_id, stream=sub.stream):
                     await sub.handler(event, context)
@@ -75,15 +86,15 @@ class Handling(WorkerCore):
                 task.uncancel()
                 seconds = sub.policy.handler_timeout_ms / 1000
                 log.warning("handler_timed_out", stream=sub.stream, job_id=delivery.job_id, seconds=seconds)
-                error, retryable = f"timed out after {seconds:g} s", True
+                error, kind = f"timed out after {seconds:g} s", RETRYABLE
             except Exception as exc:  # noqa: BLE001 - every handler failure is recorded, typed by retryability
                 self._handler_done(sub, delivery.entry_id)
-                error, retryable = describe_error(exc), is_retryable(exc)
+                error, kind = describe_error(exc), failure_kind(exc)
             else:
                 self._handler_done(sub, delivery.entry_id)
             if error is not None:
                 duration.observe(time.perf_counter() - started)
-                await self._record_failure(sub, delivery, error, retryable=retryable)
+                await self._record_failure(sub, delivery, error, kind=kind)
                 continue
             duration.observe(time.perf_counter() - started)
             processed.inc()
@@ -99,8 +110,9 @@ class Handling(WorkerCore):
         sub.running.pop(entry_id, None)
         sub.deadlines.pop(entry_id, None)
 
-    async def _record_failure(self, sub: Subscription[Any], delivery: Delivery, error: str, *, retryable: bool) -> None:
+    async def _record_failure(self, sub: Subscription[Any], delivery: Delivery, error: str, *, kind: int) -> None:
         delay = sub.policy.retry_delay_ms(delivery.attempt)
+        failures = 0
         while True:
             try:
                 outcome = as_text(
@@ -115,28 +127,38 @@ class Handling(WorkerCore):
                             delivery.job_id,
                             delivery.data,
                             error,
-                            1 if retryable else 0,
+                            kind,
                             sub.policy.max_attempts,
                             delay,
                             self.retention.dead_seconds,
                             self.retention.dead_count,
+                            self._outage_window_ms,
+                            self._outage_backoff_ms[0],
+                            self._outage_backoff_ms[1],
                         ]
                     )
                 )
+                if failures:
+                    self._redis_outage.succeeded()
                 break
             except (RedisError, OSError) as exc:
                 if self.stopping:
                     # Left pending: the reclaimer elsewhere runs it again.
                     sub.started.discard(delivery.entry_id)
                     return
-                log.warning("job_failure_not_recorded", stream=sub.stream, error=describe_error(exc))
-                await self._sleep(1.0)
+                failures += 1
+                self._redis_outage.failed(exc, stream=sub.stream, job_id=delivery.job_id)
+                await self._sleep(backoff_seconds(failures))
         sub.started.discard(delivery.entry_id)
         sub.held.pop(delivery.entry_id, None)
         sub.space_signal.set()
         labels = (self.service, sub.stream)
         metrics.JOBS_FAILED.labels(*labels).inc()
-        if outcome == "retrying":
+        if outcome == "outage":
+            # A dependency is down (its outage was logged once where it was seen): waits, uncounted.
+            metrics.JOBS_RETRIED.labels(*labels).inc()
+            log.debug("job_waits_out_outage", stream=sub.stream, job_id=delivery.job_id, error=error)
+        elif outcome == "retrying":
             metrics.JOBS_RETRIED.labels(*labels).inc()
             log.warning(
                 "job_failed_will_retry",
@@ -153,7 +175,7 @@ class Handling(WorkerCore):
                 stream=sub.stream,
                 job_id=delivery.job_id,
                 attempt=delivery.attempt,
-                retryable=retryable,
+                retryable=kind != PERMANENT,
                 error=error,
             )
             await self._call_on_dead(sub, delivery.job_id, delivery.data, error)

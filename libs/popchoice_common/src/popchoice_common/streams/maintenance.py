@@ -12,11 +12,11 @@ from redis.exceptions import RedisError
 from popchoice_common.logs import get_logger
 from popchoice_common.streams import metrics, scripts
 from popchoice_common.streams.jobs import now_ms
+from popchoice_common.streams.outage import backoff_seconds
 from popchoice_common.streams.subscription import (
     Subscription,
     WorkerCore,
     as_text,
-    describe_error,
 )
 from popchoice_common.streams.trimming import trim_stream
 
@@ -27,11 +27,18 @@ class Maintenance(WorkerCore):
     """The maintenance loops of Worker."""
 
     async def _every(self, seconds: float, action: Callable[[], Awaitable[None]], name: str) -> None:
+        failures = 0
         while not self.stopping:
             try:
                 await action()
+                if failures:
+                    failures = 0
+                    self._redis_outage.succeeded()
             except (RedisError, OSError) as exc:
-                log.warning("stream_maintenance_failed", task=name, error=describe_error(exc))
+                failures += 1
+                self._redis_outage.failed(exc, task=name)
+                await self._sleep(max(seconds, backoff_seconds(failures)))
+                continue
             except Exception:  # a maintenance loop must outlive any one failure
                 log.exception("stream_maintenance_crashed", task=name)
             await self._sleep(seconds)

@@ -10,12 +10,12 @@ from redis.exceptions import RedisError
 from popchoice_common.logs import get_logger
 from popchoice_common.streams import metrics
 from popchoice_common.streams.jobs import now_ms
+from popchoice_common.streams.outage import backoff_seconds
 from popchoice_common.streams.subscription import (
     Delivery,
     Subscription,
     WorkerCore,
     as_text,
-    describe_error,
     entry_fields,
 )
 
@@ -26,6 +26,7 @@ class Reading(WorkerCore):
     """The reading part of Worker."""
 
     async def _read_loop(self, sub: Subscription[Any]) -> None:
+        failures = 0  # in a row: the retry waits back off, capped (outage.backoff_seconds)
         while not self.stopping:
             try:
                 if sub.paused:
@@ -41,9 +42,13 @@ class Reading(WorkerCore):
                     sub.maybe_waiting = await self._read_ready(sub, count) == count
                 else:
                     sub.maybe_waiting = await self._read_blocking(sub, count) == count
+                if failures:
+                    failures = 0
+                    self._redis_outage.succeeded()
             except (RedisError, OSError) as exc:
-                log.warning("stream_read_failed", stream=sub.stream, error=describe_error(exc))
-                await self._sleep(1.0)
+                failures += 1
+                self._redis_outage.failed(exc, stream=sub.stream)
+                await self._sleep(backoff_seconds(failures))
             except Exception:  # the reader must outlive any one bad reply
                 log.exception("stream_read_crashed", stream=sub.stream)
                 await self._sleep(1.0)

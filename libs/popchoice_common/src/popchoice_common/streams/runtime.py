@@ -46,6 +46,7 @@ def create_worker(client: redis.Redis, settings: PopChoiceSettings, *, service: 
         ),
         policy_overrides=settings.stream_policy_overrides,
         shutdown_grace_seconds=settings.worker_shutdown_grace_seconds,
+        outage_window_seconds=settings.stream_outage_window_seconds,
     )
 
 

@@ -167,20 +167,44 @@ end
 return #ids
 """
 
-# ARGV: prefix, name, group, consumer, now_ms, entry_id, job_id, data, error, retryable (0/1),
-# max_attempts, delay_ms, dead_ttl, dead_max_count.
-# Retryable with attempts left: ack, state retrying, schedule in the delayed set. Otherwise: dead letter.
+# ARGV: prefix, name, group, consumer, now_ms, entry_id, job_id, data, error, kind (0 permanent,
+# 1 retryable, 2 outage), max_attempts, delay_ms, dead_ttl, dead_max_count, outage_window_ms,
+# outage_backoff_ms, outage_backoff_cap_ms.
+# An outage (a dependency not answering) within the window since the job's first outage failure: retried
+# with its own capped backoff, the attempt uncounted; returns 'outage'. Past the window it is an
+# ordinary retryable failure. Retryable with attempts left: ack, state retrying, schedule in the
+# delayed set; returns 'retrying'. Otherwise: dead letter; returns 'dead'.
 FAIL = (
     _MARK_ACTIVE
     + """
 local prefix, name, group, consumer, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local entry_id, job_id, data, err = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
-local retryable, max_attempts, delay = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
+local kind, max_attempts, delay = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
 local key = prefix .. 'job:' .. job_id
 local attempts = 0
 if job_id ~= '' then attempts = tonumber(redis.call('HGET', key, 'attempts') or '0') end
 redis.call('HINCRBY', prefix .. name .. ':counters', 'failed', 1)
-if job_id ~= '' and retryable == 1 and attempts < max_attempts then
+if job_id ~= '' and kind == 2 then
+  local since = tonumber(redis.call('HGET', key, 'outage_since') or '0')
+  if since == 0 then
+    since = tonumber(now)
+    redis.call('HSET', key, 'outage_since', now)
+  end
+  if tonumber(now) - since <= tonumber(ARGV[15]) then
+    local n = redis.call('HINCRBY', key, 'outage_retries', 1)
+    local due = tonumber(now) + math.min(tonumber(ARGV[17]), tonumber(ARGV[16]) * 2 ^ (n - 1))
+    redis.call('HINCRBY', key, 'attempts', -1)
+    redis.call('XACK', prefix .. name, group, entry_id)
+    redis.call('HSET', key, 'state', 'retrying', 'error', err, 'next_attempt_at', due, 'data', data)
+    redis.call('ZADD', prefix .. name .. ':delayed', due, job_id)
+    redis.call('HINCRBY', prefix .. name .. ':counters', 'retried', 1)
+    return 'outage'
+  end
+  kind = 1
+elseif job_id ~= '' then
+  redis.call('HDEL', key, 'outage_since', 'outage_retries')
+end
+if job_id ~= '' and kind == 1 and attempts < max_attempts then
   local due = tonumber(now) + delay
   redis.call('XACK', prefix .. name, group, entry_id)
   redis.call('HSET', key, 'state', 'retrying', 'error', err, 'next_attempt_at', due, 'data', data)

@@ -135,6 +135,13 @@ class WorkerCore:
     _dead_consumer_idle_ms: int
     _subscriptions: dict[str, Subscription[Any]]
     _stopping: asyncio.Event
+    #: Redis outages, logged once each by whichever loop meets them (streams/outage.py).
+    _redis_outage: Any
+    #: A job failing because a dependency is down is retried without counting attempts this long
+    #: after its first such failure (STREAM_OUTAGE_WINDOW_SECONDS).
+    _outage_window_ms: int
+    #: Those retries wait the first value, doubling up to the second (1 s to 15 s by default).
+    _outage_backoff_ms: tuple[int, int]
     _start: Any
     _claimed: Any
     _finish: Any

@@ -28,6 +28,7 @@ from popchoice_common.streams.acking import Acking
 from popchoice_common.streams.handling import Handling
 from popchoice_common.streams.keys import StreamKeys
 from popchoice_common.streams.maintenance import Maintenance
+from popchoice_common.streams.outage import OutageLog
 from popchoice_common.streams.policy import StreamPolicy, policy_for
 from popchoice_common.streams.reading import Reading
 from popchoice_common.streams.subscription import (
@@ -71,6 +72,8 @@ class Worker(Reading, Handling, Acking, Maintenance):
         trim_interval_seconds: float = 60.0,
         mover_interval_seconds: float = 0.25,
         dead_consumer_idle_ms: int = 600_000,
+        outage_window_seconds: float = 120.0,
+        outage_backoff_ms: tuple[int, int] = (1000, 15_000),
     ) -> None:
         self.client = client
         self.service = service
@@ -85,6 +88,9 @@ class Worker(Reading, Handling, Acking, Maintenance):
         self._dead_consumer_idle_ms = dead_consumer_idle_ms
         self._subscriptions: dict[str, Subscription[Any]] = {}
         self._stopping = asyncio.Event()
+        self._redis_outage = OutageLog("redis", service=service, consumer=self.consumer)
+        self._outage_window_ms = int(outage_window_seconds * 1000)
+        self._outage_backoff_ms = outage_backoff_ms
         self._start = client.register_script(scripts.START)
         self._claimed = client.register_script(scripts.CLAIMED)
         self._finish = client.register_script(scripts.FINISH)
