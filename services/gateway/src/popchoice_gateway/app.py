@@ -12,13 +12,16 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
+from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from popchoice_common.bootstrap import open_resources
 from popchoice_common.db import create_pool, resolve_database_url
+from popchoice_common.errors import is_outage
 from popchoice_common.logs import configure_logging, get_logger
 from popchoice_common.recommendation.calibration import calibration_for
 from popchoice_common.recommendation.pipeline import RecommendationPipeline
+from popchoice_common.streams.outage import OutageLog
 from popchoice_gateway import repository
 from popchoice_gateway.auth import ApiKeys, RateLimiter, key_digest
 from popchoice_gateway.config import GatewaySettings
@@ -86,6 +89,52 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+class OutageAnswers:
+    """A request that fails because PostgreSQL or Redis is not answering gets 503 JSON with Retry-After
+    (not a 500 text/plain), and each outage is logged once when it starts and once when it ends."""
+
+    def __init__(self, app: ASGIApp, *, retry_after_seconds: int = 5) -> None:
+        self.app = app
+        self.retry_after = str(retry_after_seconds)
+        self.outages = {name: OutageLog(name, service="gateway") for name in ("postgres", "redis")}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if message["status"] < 500:
+                    for outage in self.outages.values():
+                        if outage.down:
+                            outage.succeeded()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started or not is_outage(exc):
+                raise
+            self.outages["redis" if isinstance(exc, RedisError) else "postgres"].failed(exc, path=scope["path"])
+            body = json.dumps({"detail": "The service is briefly unavailable; try again shortly."}).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"retry-after", self.retry_after.encode()),
+                        (b"cache-control", b"no-store"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
 
@@ -132,6 +181,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_docs(app)
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(OutageAnswers)
     return app
 
 

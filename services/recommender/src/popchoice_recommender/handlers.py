@@ -12,6 +12,7 @@ from popchoice_common.events import (
 from popchoice_common.recommendation.pipeline import RecommendationInput, RecommendationPipeline
 from popchoice_common.streams import JobContext, Worker
 from popchoice_recommender.config import RecommenderSettings
+from popchoice_recommender.sweeper import Sweeper
 
 
 def build_pipeline(resources: Resources) -> RecommendationPipeline:
@@ -57,3 +58,12 @@ def register(worker: Worker, resources: Resources) -> None:
     worker.subscribe(
         MORE_PICKS_REQUESTED, more_picks, concurrency=settings.recommender_concurrency, on_dead=more_picks_dead
     )
+    assert resources.redis is not None
+    sweeper = Sweeper(
+        resources.pool,
+        resources.redis,
+        resources.require_publisher(),
+        pipeline,
+        idle_seconds=settings.sweep_after_seconds,
+    )
+    worker.every(settings.sweep_interval_seconds, sweeper.run, name="sweeper")

@@ -187,6 +187,32 @@ async def store_batch(
     return bool(changed)
 
 
+async def unfinished_recommendations(
+    executor: Executor, *, idle_seconds: float, limit: int = 200
+) -> list[tuple[RecommendationRow, int | None]]:
+    """Recommendations left pending or processing, and more-picks batches left pending or processing,
+    untouched for idle_seconds (and less than a day old): each with None for the first picks or the
+    batch number of the unfinished batch. The sweeper re-queues those whose job is gone."""
+    rows = await executor.fetch(
+        f"""
+        SELECT {RECOMMENDATION_COLUMNS},
+               CASE WHEN status = 'completed' THEN
+                   (SELECT coalesce(max(m.batch), 0) + 1 FROM recommendation_movies m WHERE m.recommendation_id = r.id)
+               END AS batch
+        FROM recommendations r
+        WHERE (status IN ('pending', 'processing')
+               OR (status = 'completed' AND more_picks_status IN ('pending', 'processing')))
+          AND updated_at < now() - make_interval(secs => $1)
+          AND created_at > now() - interval '1 day'
+        ORDER BY updated_at
+        LIMIT $2
+        """,
+        idle_seconds,
+        limit,
+    )
+    return [(RecommendationRow(*tuple(row.values())[:-1]), row["batch"]) for row in rows]
+
+
 async def fail_recommendation(connection: asyncpg.Connection, recommendation_id: uuid.UUID, error: str) -> None:
     await connection.execute(
         "UPDATE recommendations SET status = 'failed', stage = 'failed', error = $2, completed_at = now()"

@@ -43,6 +43,10 @@ class Maintenance(WorkerCore):
                 log.exception("stream_maintenance_crashed", task=name)
             await self._sleep(seconds)
 
+    async def _periodically(self, name: str, seconds: float, action: Callable[[], Awaitable[None]]) -> None:
+        await self._sleep(seconds)
+        await self._every(seconds, action, name)
+
     def _min_visibility_seconds(self) -> float:
         return min(sub.policy.visibility_timeout_ms for sub in self._subscriptions.values()) / 1000
 

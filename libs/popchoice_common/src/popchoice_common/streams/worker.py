@@ -15,7 +15,7 @@ import asyncio
 import os
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as redis
@@ -87,6 +87,7 @@ class Worker(Reading, Handling, Acking, Maintenance):
         self._mover_interval = mover_interval_seconds
         self._dead_consumer_idle_ms = dead_consumer_idle_ms
         self._subscriptions: dict[str, Subscription[Any]] = {}
+        self._periodic: list[tuple[str, float, Callable[[], Awaitable[None]]]] = []
         self._stopping = asyncio.Event()
         self._redis_outage = OutageLog("redis", service=service, consumer=self.consumer)
         self._outage_window_ms = int(outage_window_seconds * 1000)
@@ -144,6 +145,12 @@ class Worker(Reading, Handling, Acking, Maintenance):
 
     # -- lifecycle -------------------------------------------------------------------------------
 
+    def every(self, seconds: float, action: Callable[[], Awaitable[None]], *, name: str) -> None:
+        """Runs action every so many seconds while the worker runs (first run one period after the
+        start), stopped with the maintenance loops. A Redis error backs off like them; any other error
+        is logged and the next run goes ahead."""
+        self._periodic.append((name, seconds, action))
+
     def stop(self) -> None:
         """Asks the worker to shut down gracefully (what SIGTERM does)."""
         self._stopping.set()
@@ -189,6 +196,7 @@ class Worker(Reading, Handling, Acking, Maintenance):
             asyncio.create_task(self._reclaim_loop()),
             asyncio.create_task(self._mover_loop()),
             asyncio.create_task(self._trim_loop()),
+            *(asyncio.create_task(self._periodically(*task)) for task in self._periodic),
         ]
         try:
             await self._stopping.wait()
