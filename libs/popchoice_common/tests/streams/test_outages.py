@@ -3,6 +3,7 @@ spending its attempts, and an outage is logged once when it starts and once when
 
 import asyncio
 import json
+import time
 
 import asyncpg
 import pytest
@@ -117,14 +118,20 @@ async def test_an_ordinary_failure_still_counts(redis_client, keys, publisher, w
 
 def test_an_outage_is_one_warning_and_one_recovery_line(capsys):
     configure_logging("DEBUG", "json")
-    outage = OutageLog("redis", service="tests")
+    outage = OutageLog("redis", service="tests", settle_seconds=0.2)
     error = RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
     for _ in range(40):  # every loop of every stream meeting the same outage
         outage.failed(error, stream="s")
+    outage.succeeded()  # answering again...
+    outage.failed(error, stream="s")  # ...but a connection opened before the restart fails once: same outage
     outage.succeeded()
+    assert outage.down
+    time.sleep(0.25)
+    outage.succeeded()  # answering for settle_seconds: the outage is over
+    assert not outage.down
     outage.succeeded()  # nothing more once it has recovered
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert [line["event"] for line in lines] == ["redis_unavailable", "redis_recovered"]
     assert lines[0]["level"] == "warning" and "Connection refused" in lines[0]["error"]
-    assert lines[1]["failed_calls"] == 40 and lines[1]["outage_seconds"] >= 0
+    assert lines[1]["failed_calls"] == 41 and lines[1]["outage_seconds"] >= 0
     structlog.reset_defaults()

@@ -16,6 +16,7 @@ from fastapi import HTTPException, Request
 from redis.exceptions import RedisError
 
 from popchoice_common.logs import get_logger
+from popchoice_common.streams.outage import OutageLog
 from popchoice_gateway import repository
 
 log = get_logger(__name__)
@@ -104,6 +105,7 @@ class RateLimiter:
         self._window = 0
         self._counts: dict[str, int] = {}  # per client: requests this window (without Redis)
         self._allowance: dict[str, int] = {}  # per client: requests this process may still let through
+        self._outage = OutageLog("redis", service="gateway", task="rate_limit")
 
     async def check(self, client_id: str) -> None:
         """Counts a request; raises 429 with Retry-After when the client is over its limit."""
@@ -125,10 +127,12 @@ class RateLimiter:
                     pipe.incrby(key, self._chunk)
                     pipe.expire(key, 120)
                     count, _ = await pipe.execute()
-            except (RedisError, OSError):
+            except (RedisError, OSError) as exc:
                 # Fail open: with Redis down the request fails at the queue with a clear 503 anyway.
-                log.warning("rate_limit_unavailable", client_id=client_id)
+                self._outage.failed(exc)
                 return
+            if self._outage.down:
+                self._outage.succeeded()
             granted = min(self._chunk, self._limit - (count - self._chunk))
             if granted > 0:
                 self._allowance[client_id] = granted - 1

@@ -21,6 +21,7 @@ from popchoice_common.recommendation.pipeline import RecommendationInput, Recomm
 from popchoice_common.recommendation.ranking import match_percent
 from popchoice_common.recommendation.records import RecommendationRow, StoredPick
 from popchoice_common.streams import Publisher
+from popchoice_common.streams.outage import OutageLog
 from popchoice_gateway.progress import ProgressListener, ProgressWatch
 from popchoice_gateway.schemas import MovieDetails, QuizPersonIn, RecommendationOut, SimilarMovie
 from popchoice_gateway.sse import LastEvent
@@ -149,6 +150,7 @@ class RecommendationService:
         self.pipeline = pipeline
         self.progress = progress
         self._inline: set[asyncio.Future[None]] = set()
+        self._queue_outage = OutageLog("redis", service="gateway", task="queue")
 
     def _run_inline(self, work: asyncio.Future[None] | Any) -> None:
         task = asyncio.ensure_future(work)
@@ -181,8 +183,10 @@ class RecommendationService:
                 self.progress.forget_new(str(recommendation_id))
             async with self.pool.acquire() as connection:
                 await repository.delete_recommendation(connection, recommendation_id)
-            log.error("recommendation_not_queued", error=type(exc).__name__)
+            self._queue_outage.failed(exc)  # one warning per outage, not one per refused request
             raise QueueUnavailable() from exc
+        if self._queue_outage.down:
+            self._queue_outage.succeeded()
         return recommendation_id, slug
 
     async def _inline_recommendation(self, recommendation_id: uuid.UUID, given: RecommendationInput) -> None:
@@ -224,6 +228,7 @@ class RecommendationService:
         except (RedisError, OSError) as exc:
             async with self.pool.acquire() as connection:
                 await repository.set_more_picks_status(connection, recommendation_id, "failed")
+            self._queue_outage.failed(exc)
             raise QueueUnavailable() from exc
         return recommendation_id, batch
 

@@ -50,8 +50,8 @@ class Acking(WorkerCore):
                     await asyncio.sleep(backoff_seconds(failures))
                     sub.done_signal.set()
                     continue
-                if failures:
-                    failures = 0
+                failures = 0
+                if self._redis_outage.down:
                     self._redis_outage.succeeded()
                 for entry_id, _ in done:
                     sub.held.pop(entry_id, None)

@@ -138,7 +138,7 @@ class Handling(WorkerCore):
                         ]
                     )
                 )
-                if failures:
+                if self._redis_outage.down:
                     self._redis_outage.succeeded()
                 break
             except (RedisError, OSError) as exc:

@@ -31,8 +31,8 @@ class Maintenance(WorkerCore):
         while not self.stopping:
             try:
                 await action()
-                if failures:
-                    failures = 0
+                failures = 0
+                if self._redis_outage.down:
                     self._redis_outage.succeeded()
             except (RedisError, OSError) as exc:
                 failures += 1

@@ -23,30 +23,44 @@ def backoff_seconds(failures: int) -> float:
 
 class OutageLog:
     """One per dependency and process: every loop reports to it, so an outage is one warning however
-    many loops hit it, and its end is one line with how long it lasted."""
+    many loops hit it, and its end is one line with how long it lasted.
 
-    def __init__(self, dependency: str, **context: Any) -> None:
+    The end is declared once calls have succeeded for settle_seconds without a failure: right after a
+    restart, connections opened before it fail once each on first use, and those belong to the same
+    outage, not to a new one.
+    """
+
+    def __init__(self, dependency: str, *, settle_seconds: float = 2.0, **context: Any) -> None:
         self.dependency = dependency
+        self.settle_seconds = settle_seconds
         self.context = context
         self.since: float | None = None
+        self.answering_since: float | None = None
         self.failures = 0
 
     @property
     def down(self) -> bool:
+        """True from the first failure until the recovery line (callers report successes only then)."""
         return self.since is not None
 
     def failed(self, exc: BaseException, **where: Any) -> None:
         self.failures += 1
+        self.answering_since = None
         if self.since is None:
             self.since = time.monotonic()
             log.warning(f"{self.dependency}_unavailable", error=describe_error(exc), **self.context, **where)
 
     def succeeded(self) -> None:
-        if self.since is not None:
+        if self.since is None:
+            return
+        now = time.monotonic()
+        if self.answering_since is None:
+            self.answering_since = now
+        if now - self.answering_since >= self.settle_seconds:
             log.info(
                 f"{self.dependency}_recovered",
-                outage_seconds=round(time.monotonic() - self.since, 1),
+                outage_seconds=round(self.answering_since - self.since, 1),
                 failed_calls=self.failures,
                 **self.context,
             )
-            self.since, self.failures = None, 0
+            self.since, self.answering_since, self.failures = None, None, 0

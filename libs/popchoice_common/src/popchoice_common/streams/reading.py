@@ -42,8 +42,8 @@ class Reading(WorkerCore):
                     sub.maybe_waiting = await self._read_ready(sub, count) == count
                 else:
                     sub.maybe_waiting = await self._read_blocking(sub, count) == count
-                if failures:
-                    failures = 0
+                failures = 0
+                if self._redis_outage.down:
                     self._redis_outage.succeeded()
             except (RedisError, OSError) as exc:
                 failures += 1
