@@ -23,6 +23,7 @@ from popchoice_common.streams.jobs import Publisher
 from popchoice_common.streams.runtime import create_publisher, create_redis, create_worker, serve_metrics
 from popchoice_common.streams.worker import Worker
 from popchoice_common.tmdb import TMDBClient, create_rate_limiter, create_tmdb_client
+from popchoice_common.tracing import configure_tracing
 
 log = get_logger(__name__)
 TMDBUse = Literal["off", "optional", "required"]
@@ -162,6 +163,7 @@ def run_worker(
     """Runs a service's stream handlers until SIGTERM; returns the exit code (0 also for a SIGTERM
     that arrives while it is still starting: see run_service)."""
     configure_logging(settings.log_level, settings.log_format)
+    configure_tracing(service)
     serve_metrics(settings)
 
     async def main() -> None:

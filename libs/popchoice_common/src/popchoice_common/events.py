@@ -25,11 +25,13 @@ RECOMMENDATION_COMPLETED = "recommendation.completed"
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
-    """Base of every event: its job id (deterministic, for dedupe) and schema version."""
+    """Base of every event: its job id (deterministic, for dedupe), schema version, and the W3C
+    traceparent of the span that published it (set by the publisher when tracing is on)."""
 
     stream: ClassVar[str]
     job_id: str
     schema_version: int = 1
+    traceparent: str | None = None
 
 
 class RecommendationRequested(Event, frozen=True, kw_only=True, tag=RECOMMENDATION_REQUESTED):

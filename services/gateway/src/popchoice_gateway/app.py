@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from popchoice_common import tracing
 from popchoice_common.bootstrap import open_resources
 from popchoice_common.db import create_pool, resolve_database_url
 from popchoice_common.errors import is_outage
@@ -212,5 +213,6 @@ def main(argv: list[str] | None = None) -> int:
         print(asyncio.run(_create_api_key(settings, args.name, args.user_email)))
         return 0
     configure_logging(settings.log_level, settings.log_format)
+    tracing.configure_tracing("gateway")
     uvicorn.run(create_app(settings), host=settings.gateway_host, port=settings.gateway_port, log_config=None)
     return 0

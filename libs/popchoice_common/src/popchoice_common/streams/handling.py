@@ -11,6 +11,7 @@ import msgspec
 import structlog
 from redis.exceptions import RedisError
 
+from popchoice_common import tracing
 from popchoice_common.errors import is_outage, is_retryable
 from popchoice_common.logs import get_logger
 from popchoice_common.streams import metrics
@@ -75,12 +76,23 @@ class Handling(WorkerCore):
             sub.running[delivery.entry_id] = task
             error: str | None = None
             kind = PERMANENT
+            span = (
+                tracing.start_attempt_span(sub.stream, delivery.job_id, delivery.attempt, event.traceparent)
+                if tracing.enabled()
+                else None
+            )
             try:
                 with structlog.contextvars.bound_contextvars(job_id=delivery.job_id, stream=sub.stream):
-                    await sub.handler(event, context)
+                    if span is None:
+                        await sub.handler(event, context)
+                    else:
+                        with tracing.activated(span):
+                            await sub.handler(event, context)
             except asyncio.CancelledError:
                 self._handler_done(sub, delivery.entry_id)
                 if delivery.entry_id not in sub.timed_out:
+                    if span is not None:
+                        tracing.finish(span, "interrupted")
                     raise  # shutdown, not a timeout
                 sub.timed_out.discard(delivery.entry_id)
                 task.uncancel()
@@ -94,8 +106,12 @@ class Handling(WorkerCore):
                 self._handler_done(sub, delivery.entry_id)
             if error is not None:
                 duration.observe(time.perf_counter() - started)
-                await self._record_failure(sub, delivery, error, kind=kind)
+                outcome = await self._record_failure(sub, delivery, error, kind=kind)
+                if span is not None:
+                    tracing.finish(span, outcome, error)
                 continue
+            if span is not None:
+                tracing.finish(span, "completed")
             duration.observe(time.perf_counter() - started)
             processed.inc()
             sub.started.discard(delivery.entry_id)
@@ -110,7 +126,9 @@ class Handling(WorkerCore):
         sub.running.pop(entry_id, None)
         sub.deadlines.pop(entry_id, None)
 
-    async def _record_failure(self, sub: Subscription[Any], delivery: Delivery, error: str, *, kind: int) -> None:
+    async def _record_failure(self, sub: Subscription[Any], delivery: Delivery, error: str, *, kind: int) -> str:
+        """Records a failed attempt; returns what follows: retrying, waiting (an outage, uncounted), dead, or
+        interrupted (shutting down with Redis away: left pending for the reclaimer)."""
         delay = sub.policy.retry_delay_ms(delivery.attempt)
         failures = 0
         while True:
@@ -145,7 +163,7 @@ class Handling(WorkerCore):
                 if self.stopping:
                     # Left pending: the reclaimer elsewhere runs it again.
                     sub.started.discard(delivery.entry_id)
-                    return
+                    return "interrupted"
                 failures += 1
                 self._redis_outage.failed(exc, stream=sub.stream, job_id=delivery.job_id)
                 await self._sleep(backoff_seconds(failures))
@@ -158,6 +176,7 @@ class Handling(WorkerCore):
             # A dependency is down (its outage was logged once where it was seen): waits, uncounted.
             metrics.JOBS_RETRIED.labels(*labels).inc()
             log.debug("job_waits_out_outage", stream=sub.stream, job_id=delivery.job_id, error=error)
+            return "waiting"
         elif outcome == "retrying":
             metrics.JOBS_RETRIED.labels(*labels).inc()
             log.warning(
@@ -168,6 +187,7 @@ class Handling(WorkerCore):
                 retry_in_ms=delay,
                 error=error,
             )
+            return "retrying"
         else:
             metrics.JOBS_DEAD.labels(*labels).inc()
             log.error(
@@ -179,6 +199,7 @@ class Handling(WorkerCore):
                 error=error,
             )
             await self._call_on_dead(sub, delivery.job_id, delivery.data, error)
+            return "dead"
 
     async def _call_on_dead(self, sub: Subscription[Any], job_id: str, data: bytes, error: str) -> None:
         """Runs the stream's on-dead hook; a hook that fails is logged, never fatal to the worker."""

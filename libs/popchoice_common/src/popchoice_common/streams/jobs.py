@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import msgspec
 import redis.asyncio as redis
 
+from popchoice_common import tracing
 from popchoice_common.events import Event, encode_event
 from popchoice_common.streams import scripts
 from popchoice_common.streams.keys import StreamKeys
@@ -100,7 +102,13 @@ class Publisher:
         return await announce(self._client, self._keys, event, maxlen=maxlen)
 
     async def publish_many(self, events: Sequence[Event]) -> list[PublishResult]:
-        """Enqueues many events with pipelined script calls (500 events per call); order is kept."""
+        """Enqueues many events with pipelined script calls (500 events per call); order is kept. With
+        tracing on, each event without a traceparent carries the current span's."""
+        if (traceparent := tracing.current_traceparent()) is not None:
+            events = [
+                msgspec.structs.replace(event, traceparent=traceparent) if event.traceparent is None else event
+                for event in events
+            ]
         by_stream: dict[str, list[int]] = defaultdict(list)
         for index, event in enumerate(events):
             by_stream[event.stream].append(index)

@@ -26,8 +26,12 @@ from typing import Any, TypeVar
 import asyncpg
 import pytest
 import redis.asyncio as redis_asyncio
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from playwright.async_api import Browser
 
+from popchoice_common import tracing
 from popchoice_common.db.migrations import configure_embedding_model, migrate
 from popchoice_common.db.pool import create_pool
 from popchoice_common.embedders.hashing import HashEmbedder
@@ -188,6 +192,22 @@ async def redis_client(redis_url: str, key_prefix: str) -> AsyncIterator[redis_a
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+_SPANS = InMemorySpanExporter()
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Tracing on in this test process for the test, into an in-memory exporter (OpenTelemetry allows one
+    tracer provider per process: it is set the first time, then tracing is switched on and off)."""
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        tracing.configure_tracing("tests", processor=SimpleSpanProcessor(_SPANS))
+    tracing._state["enabled"] = True
+    _SPANS.clear()
+    yield _SPANS
+    tracing._state["enabled"] = False
+    _SPANS.clear()
 
 
 @pytest.fixture
