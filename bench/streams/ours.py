@@ -20,11 +20,11 @@ import redis.asyncio as redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import LatencyProducer, LatencyWorker, StartTimes, System, Throughput, main  # noqa: E402
+from harness import Completions, LatencyProducer, LatencyWorker, StartTimes, System, Throughput, main
 
-from popchoice_common.events import CATALOG_SEED_MOVIE, SeedMovieRequested  # noqa: E402
-from popchoice_common.streams import Publisher, StreamKeys, Worker  # noqa: E402
-from popchoice_common.streams.policy import StreamPolicy  # noqa: E402
+from popchoice_common.events import CATALOG_SEED_MOVIE, SeedMovieRequested
+from popchoice_common.streams import Publisher, StreamKeys, Worker
+from popchoice_common.streams.policy import StreamPolicy
 
 POLICY = StreamPolicy(max_attempts=2, backoff_ms=1000, visibility_timeout_ms=30_000)
 
@@ -64,8 +64,10 @@ async def throughput(redis_url: str, queue: str, jobs: int, concurrency: int) ->
         if sum(result.enqueued for result in results) != jobs:
             raise RuntimeError("not every job was enqueued")
 
+        ran = Completions(jobs)
+
         async def handle(event: SeedMovieRequested, context: object) -> None:
-            return None
+            ran.add(event.tmdb_id)
 
         worker = _worker(client, queue, concurrency, handle)
         counters = keys.counters(CATALOG_SEED_MOVIE)
@@ -77,11 +79,13 @@ async def throughput(redis_url: str, queue: str, jobs: int, concurrency: int) ->
         process_seconds = time.perf_counter() - started
         worker.stop()
         await task
-        completed = int(await client.hget(counters, "processed") or 0)
+        processed = int(await client.hget(counters, "processed") or 0)
         group = (await client.xinfo_groups(keys.stream(CATALOG_SEED_MOVIE)))[0]
-        if group["pending"] != 0:
-            raise RuntimeError(f"{group['pending']} entries still pending")
-        return Throughput(enqueue_seconds, process_seconds, completed, {"prefetch": _prefetch() or "default"})
+        if group["pending"] != 0 or processed != ran.calls:
+            raise RuntimeError(f"{group['pending']} entries still pending, {processed} processed, {ran.calls} runs")
+        return Throughput(
+            enqueue_seconds, process_seconds, ran.count, {"prefetch": _prefetch() or "default"}, ran.duplicates
+        )
     finally:
         await client.aclose()
 

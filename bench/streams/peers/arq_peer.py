@@ -8,8 +8,8 @@ runs it again, up to max_tries (5). Results are kept 3,600 s.
 Polling: when it finds no job arq sleeps poll_delay (0.5 s by default) before looking again; the
 latency figures are with that default, which sets them.
 Enqueue: arq has no batch enqueue; `ArqRedis.enqueue_job()` 100 at a time with asyncio.gather. Done:
-the worker's own count of completed jobs (`Worker.jobs_complete`) reached C and the queue is empty
-(jobs are removed from it when finished), polled every 2 ms.
+the worker's own count of completed jobs (`Worker.jobs_complete`) reached the job count and the queue
+is empty (jobs are removed from it when finished), polled every 2 ms; every job index ran.
 """
 
 from __future__ import annotations
@@ -23,10 +23,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from arq import create_pool  # noqa: E402
-from arq.connections import ArqRedis, RedisSettings  # noqa: E402
-from arq.worker import Worker, func  # noqa: E402
-from harness import (  # noqa: E402
+import contextlib
+
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+from arq.worker import Worker, func
+from harness import (
+    Completions,
     LatencyProducer,
     LatencyWorker,
     StartTimes,
@@ -53,18 +56,18 @@ def _worker(pool: ArqRedis, queue: str, concurrency: int, noop: Any) -> Worker:
 
 async def _stop(worker: Worker, task: asyncio.Task[Any]) -> None:
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
     await worker.close()
 
 
 async def throughput(redis_url: str, queue: str, jobs: int, concurrency: int) -> Throughput:
     pool = await _pool(redis_url, queue)
 
+    ran = Completions(jobs)
+
     async def noop(ctx: Any, i: int) -> None:
-        return None
+        ran.add(i)
 
     try:
         started = time.perf_counter()
@@ -81,9 +84,10 @@ async def throughput(redis_url: str, queue: str, jobs: int, concurrency: int) ->
                 raise RuntimeError(f"arq: worker stopped or failed ({worker!r})")
             await asyncio.sleep(0.002)
         process_seconds = time.perf_counter() - started
-        completed = worker.jobs_complete
         await _stop(worker, running)
-        return Throughput(enqueue_seconds, process_seconds, completed)
+        if worker.jobs_complete != ran.calls:
+            raise RuntimeError(f"arq: {worker.jobs_complete} complete, {ran.calls} handler runs")
+        return Throughput(enqueue_seconds, process_seconds, ran.count, duplicates=ran.duplicates)
     finally:
         await pool.aclose()
 

@@ -19,8 +19,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bullmq import Queue, Worker  # noqa: E402
-from harness import (  # noqa: E402
+from bullmq import Queue, Worker
+from harness import (
     Completions,
     LatencyProducer,
     LatencyWorker,
@@ -58,7 +58,7 @@ async def throughput(redis_url: str, queue_name: str, jobs: int, concurrency: in
 
         started = time.perf_counter()
         worker = _worker(redis_url, queue_name, concurrency, process)
-        worker.on("completed", lambda job, result: completions.add())
+        worker.on("completed", lambda job, result: completions.add(int(job.data["i"])))
         worker.on("failed", lambda job, err: failures.append(str(err)))
         await asyncio.wait_for(completions.done.wait(), 300)
         process_seconds = time.perf_counter() - started
@@ -66,7 +66,7 @@ async def throughput(redis_url: str, queue_name: str, jobs: int, concurrency: in
         counts = await queue.getJobCounts("completed", "failed", "wait", "active")
         if failures or counts["completed"] != jobs:
             raise RuntimeError(f"bullmq: counts {counts}, failures {failures[:3]}")
-        return Throughput(enqueue_seconds, process_seconds, int(counts["completed"]))
+        return Throughput(enqueue_seconds, process_seconds, completions.count, duplicates=completions.duplicates)
     finally:
         await queue.close()
 

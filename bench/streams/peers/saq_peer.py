@@ -7,8 +7,8 @@ active by a dead worker is swept (timeout 10 s by default, heartbeat off) and, w
 finished as aborted rather than rerun. With retries > 1 it would be retried (at-least-once).
 Enqueue: SAQ has no batch enqueue (`Queue.map` also waits for the results); `queue.enqueue()` 100 at
 a time with asyncio.gather (the queue itself caps concurrent operations at 20). Done: the worker's
-after_process hook (it runs after the job is finished and recorded) was called C times; nothing is
-left incomplete (`queue.count("incomplete")`).
+after_process hook (it runs after the job is finished and recorded) saw every job index complete;
+nothing is left incomplete (`queue.count("incomplete")`); a job completed twice is reported.
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import redis.asyncio as redis  # noqa: E402
-from harness import (  # noqa: E402
+import contextlib
+
+import redis.asyncio as redis
+from harness import (
     Completions,
     LatencyProducer,
     LatencyWorker,
@@ -33,7 +35,7 @@ from harness import (  # noqa: E402
     gather_in_chunks,
     main,
 )
-from saq import Queue, Worker  # noqa: E402
+from saq import Queue, Status, Worker
 
 
 def _queue(redis_url: str, queue: str) -> Queue:
@@ -42,10 +44,8 @@ def _queue(redis_url: str, queue: str) -> Queue:
 
 async def _stop(worker: Worker, task: asyncio.Task[Any]) -> None:
     await worker.stop()
-    try:
+    with contextlib.suppress(asyncio.CancelledError, TimeoutError):
         await asyncio.wait_for(task, 10)
-    except (asyncio.CancelledError, TimeoutError):
-        pass
 
 
 async def throughput(redis_url: str, queue_name: str, jobs: int, concurrency: int) -> Throughput:
@@ -57,8 +57,9 @@ async def throughput(redis_url: str, queue_name: str, jobs: int, concurrency: in
         return None
 
     async def after(ctx: Any) -> None:
-        if "exception" not in ctx:
-            done.add()
+        job = ctx["job"]
+        if job.status == Status.COMPLETE:
+            done.add(int(job.kwargs["i"]))
 
     try:
         started = time.perf_counter()
@@ -76,7 +77,7 @@ async def throughput(redis_url: str, queue_name: str, jobs: int, concurrency: in
         left = await queue.count("incomplete")
         if left:
             raise RuntimeError(f"saq: {left} jobs incomplete")
-        return Throughput(enqueue_seconds, process_seconds, done.count)
+        return Throughput(enqueue_seconds, process_seconds, done.count, duplicates=done.duplicates)
     finally:
         await queue.disconnect()
 

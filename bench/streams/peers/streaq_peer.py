@@ -4,7 +4,7 @@ Concurrency: `Worker(concurrency=C)` (task slots; prefetch is streaq's default, 
 Delivery: streaq's default, at-least-once: a task is XACKed and XDELed when it finishes; one whose
 worker died is reclaimed once its idle timeout (60 s, renewed while running) passes, and retried up
 to max_tries (3). Results are stored (default TTL).
-Enqueue: `Worker.enqueue_many` (one pipeline). Done: the task ran C times (counted in the task) and
+Enqueue: `Worker.enqueue_many` (one pipeline). Done: every job index ran (counted in the task) and
 the queue is empty (`Worker.queue_size()`, XLEN of the stream, which finishing XDELs), polled every 2 ms.
 """
 
@@ -19,8 +19,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import redis.asyncio as redis  # noqa: E402
-from harness import (  # noqa: E402
+import contextlib
+
+import redis.asyncio as redis
+from harness import (
     Completions,
     LatencyProducer,
     LatencyWorker,
@@ -29,7 +31,7 @@ from harness import (  # noqa: E402
     Throughput,
     main,
 )
-from streaq import Worker  # noqa: E402
+from streaq import Worker
 
 
 def _worker(redis_url: str, queue: str, concurrency: int) -> Worker[Any]:
@@ -38,10 +40,8 @@ def _worker(redis_url: str, queue: str, concurrency: int) -> Worker[Any]:
 
 async def _stop(task: asyncio.Task[Any]) -> None:
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
 
 
 async def throughput(redis_url: str, queue: str, jobs: int, concurrency: int) -> Throughput:
@@ -56,7 +56,7 @@ async def throughput(redis_url: str, queue: str, jobs: int, concurrency: int) ->
 
     @worker.task(name="noop")
     async def noop_run(i: int) -> None:
-        ran.add()
+        ran.add(i)
 
     tasks = [noop.enqueue(i) for i in range(jobs)]
     async with producer:
@@ -73,7 +73,7 @@ async def throughput(redis_url: str, queue: str, jobs: int, concurrency: int) ->
             await asyncio.sleep(0.002)
         process_seconds = time.perf_counter() - started
     await _stop(running)
-    return Throughput(enqueue_seconds, process_seconds, ran.count)
+    return Throughput(enqueue_seconds, process_seconds, ran.count, duplicates=ran.duplicates)
 
 
 async def latency_worker(redis_url: str, queue: str, jobs: int, concurrency: int) -> LatencyWorker:

@@ -5,8 +5,8 @@ the process with `taskiq.api.run_receiver_task`; the broker reads 100 entries pe
 Delivery: taskiq's default, at-least-once: the entry is XACKed after the task ran and its result was
 saved (AcknowledgeType.WHEN_SAVED; no result backend, the default); entries left unacknowledged are
 reclaimed with XAUTOCLAIM after idle_timeout (10 min).
-Enqueue: taskiq has no batch call; `task.kiq()` 100 at a time with asyncio.gather. Done: the task ran
-C times (counted in the task) and no entry is pending in the consumer group (polled every 2 ms).
+Enqueue: taskiq has no batch call; `task.kiq()` 100 at a time with asyncio.gather. Done: every job
+index ran (counted in the task) and no entry is pending in the consumer group (polled every 2 ms).
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import redis.asyncio as redis  # noqa: E402
-from harness import (  # noqa: E402
+import contextlib
+
+import redis.asyncio as redis
+from harness import (
     Completions,
     LatencyProducer,
     LatencyWorker,
@@ -31,8 +33,8 @@ from harness import (  # noqa: E402
     gather_in_chunks,
     main,
 )
-from taskiq.api import run_receiver_task  # noqa: E402
-from taskiq_redis import RedisStreamBroker  # noqa: E402
+from taskiq.api import run_receiver_task
+from taskiq_redis import RedisStreamBroker
 
 GROUP = "bench"
 
@@ -48,10 +50,8 @@ async def _pending(client: redis.Redis, queue: str) -> int:
 
 async def _stop(task: asyncio.Task[Any]) -> None:
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
 
 
 async def throughput(redis_url: str, queue: str, jobs: int, concurrency: int) -> Throughput:
@@ -60,7 +60,7 @@ async def throughput(redis_url: str, queue: str, jobs: int, concurrency: int) ->
 
     @broker.task(task_name="noop")
     async def noop(i: int) -> None:
-        ran.add()
+        ran.add(i)
 
     client = redis.Redis.from_url(redis_url)
     await broker.startup()  # declares the consumer group (at "$") before anything is published
@@ -78,7 +78,7 @@ async def throughput(redis_url: str, queue: str, jobs: int, concurrency: int) ->
         await _stop(receiver)
         if await client.xlen(queue) != jobs:
             raise RuntimeError("taskiq: the stream does not hold every job")
-        return Throughput(enqueue_seconds, process_seconds, ran.count)
+        return Throughput(enqueue_seconds, process_seconds, ran.count, duplicates=ran.duplicates)
     finally:
         await broker.shutdown()
         await client.aclose()
