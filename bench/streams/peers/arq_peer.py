@@ -55,10 +55,16 @@ def _worker(pool: ArqRedis, queue: str, concurrency: int, noop: Any) -> Worker:
 
 
 async def _stop(worker: Worker, task: asyncio.Task[Any]) -> None:
+    # Let the job tasks finish (arq counts a job complete just before it records the result), then stop.
+    for _ in range(5000):
+        if all(job.done() for job in worker.tasks.values()):
+            break
+        await asyncio.sleep(0.002)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    await worker.close()
+    with contextlib.suppress(asyncio.CancelledError):
+        await worker.close()
 
 
 async def throughput(redis_url: str, queue: str, jobs: int, concurrency: int) -> Throughput:
