@@ -135,8 +135,10 @@ def _emit(payload: dict[str, Any]) -> None:
 
 async def _throughput(system: System, args: argparse.Namespace) -> dict[str, Any]:
     queue = f"bench-{system.name}-{uuid.uuid4().hex[:8]}"
+    cpu_started = time.process_time()
     try:
         result = await system.throughput(args.redis, queue, args.jobs, args.concurrency)
+        cpu_seconds = time.process_time() - cpu_started
     finally:
         await system.cleanup(args.redis, queue)
     if result.completed != args.jobs:
@@ -150,6 +152,7 @@ async def _throughput(system: System, args: argparse.Namespace) -> dict[str, Any
         "process_jobs_per_second": round(args.jobs / result.process_seconds, 1),
         "enqueue_seconds": round(result.enqueue_seconds, 4),
         "process_seconds": round(result.process_seconds, 4),
+        "cpu_seconds": round(cpu_seconds, 3),
         **result.extra,
     }
 
@@ -195,6 +198,7 @@ async def _latency(system: System, args: argparse.Namespace, script: str) -> dic
         await asyncio.wait_for(ready, 60)
         producer = await system.latency_producer(args.redis, queue)
         published: dict[int, int] = {}
+        publish_ms: list[float] = []
         interval = 1.0 / args.rate
         start = time.perf_counter()
         for index in range(jobs):
@@ -203,6 +207,7 @@ async def _latency(system: System, args: argparse.Namespace, script: str) -> dic
                 await asyncio.sleep(delay)
             published[index] = time.time_ns()
             await producer.publish(index)
+            publish_ms.append((time.time_ns() - published[index]) / 1e6)
         offered = jobs / (time.perf_counter() - start)
         line = await asyncio.wait_for(_read_until(consumer.stdout, RESULT_MARKER), 120)
         starts = {int(index): ns for index, ns in json.loads(line[len(RESULT_MARKER) :]).items()}
@@ -216,6 +221,9 @@ async def _latency(system: System, args: argparse.Namespace, script: str) -> dic
             "p50_ms": round(statistics.median(latencies), 3),
             "p99_ms": round(latencies[max(int(len(latencies) * 0.99) - 1, 0)], 3),
             "max_ms": round(latencies[-1], 3),
+            # How long the publish call itself took (the producer's share of the latency).
+            "publish_p50_ms": round(statistics.median(publish_ms), 3),
+            "publish_p99_ms": round(sorted(publish_ms)[max(int(len(publish_ms) * 0.99) - 1, 0)], 3),
         }
     finally:
         if producer is not None:

@@ -153,9 +153,27 @@ def command_for(system: str, role: str, args: argparse.Namespace, redis_url: str
     return [interpreter, str(script), role, *options]
 
 
-def run_one(system: str, role: str, args: argparse.Namespace, redis_url: str, python: Path) -> dict[str, Any]:
-    """Runs one system in one role; never raises: a failure is recorded with its reason."""
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU a process has used so far (Linux /proc), None when unknown."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_one(
+    system: str, role: str, args: argparse.Namespace, redis_url: str, python: Path, redis_pid: int | None = None
+) -> dict[str, Any]:
+    """Runs one system in one role; never raises: a failure is recorded with its reason.
+
+    With the bench's own Redis, the CPU it spent during the run is recorded (redis_cpu_seconds);
+    systems report the CPU their own process spent enqueueing and processing (cpu_seconds).
+    """
     command = command_for(system, role, args, redis_url, python)
+    redis_before = cpu_seconds(redis_pid)
     env = dict(os.environ)
     if args.ours_prefetch:
         env["BENCH_OURS_PREFETCH"] = str(args.ours_prefetch)
@@ -177,6 +195,9 @@ def run_one(system: str, role: str, args: argparse.Namespace, redis_url: str, py
         return {"error": f"exit {completed.returncode}: {tail[-400:]}"}
     result: dict[str, Any] = json.loads(lines[-1])
     result["wall_seconds"] = round(time.perf_counter() - started, 2)
+    redis_after = cpu_seconds(redis_pid)
+    if redis_before is not None and redis_after is not None:
+        result["redis_cpu_seconds"] = round(redis_after - redis_before, 3)
     return result
 
 
@@ -209,9 +230,20 @@ def report(runs: dict[str, dict[str, list[dict[str, Any]]]], systems: list[str])
         table[system] = {
             "enqueue": summary([float(run["enqueue_jobs_per_second"]) for run in throughput]),
             "process": summary([float(run["process_jobs_per_second"]) for run in throughput]),
+            "client_cpu_us_per_job": summary(
+                [1e6 * float(run["cpu_seconds"]) / int(run["jobs"]) for run in throughput if "cpu_seconds" in run]
+            ),
+            "redis_cpu_us_per_job": summary(
+                [
+                    1e6 * float(run["redis_cpu_seconds"]) / int(run["jobs"])
+                    for run in throughput
+                    if "redis_cpu_seconds" in run
+                ]
+            ),
             "p50": summary([float(run["p50_ms"]) for run in latency]),
             "p99": summary([float(run["p99_ms"]) for run in latency]),
             "offered": summary([float(run["offered_jobs_per_second"]) for run in latency]),
+            "publish_p99": summary([float(run["publish_p99_ms"]) for run in latency if "publish_p99_ms" in run]),
             "errors": [
                 run["error"] for kind in ("throughput", "latency") for run in runs[system][kind] if "error" in run
             ],
@@ -240,6 +272,11 @@ def report(runs: dict[str, dict[str, list[dict[str, Any]]]], systems: list[str])
             f"{fmt_rate(row['process']):>26} {ratio(system, 'process'):>6} {p50:>22} {p99:>22}"
         )
     print("median (min–max) over the rounds; ours÷ = ours' median ÷ the system's median (above 1: ours is faster)")
+    print(f"\n{'CPU per job (throughput runs)':<30} {'the system µs/job':>26} {'redis-server µs/job':>26}")
+    for system in systems:
+        row = table[system]
+        print(f"{system:<30} {fmt_rate(row['client_cpu_us_per_job']):>26} {fmt_rate(row['redis_cpu_us_per_job']):>26}")
+    print("CPU time depends far less on a busy machine than rates do: compare these when the load is high")
     for system in systems:
         for error in table[system]["errors"]:
             print(f"  {system}: FAILED run: {error}")
@@ -323,7 +360,7 @@ def main() -> None:
                         continue
                     if server is not None:
                         redis_command(redis_url, "FLUSHALL")
-                    result = run_one(system, role, args, redis_url, python)
+                    result = run_one(system, role, args, redis_url, python, server.pid if server else None)
                     runs[system][role].append(result)
                     shown = {
                         key: result.get(key)

@@ -315,7 +315,9 @@ async function main() {
       result = await latencyRun(opts, connection);
       throw null; // eslint-disable-line no-throw-literal -- skip the throughput phases, keep the cleanup
     }
+    const cpu0 = process.cpuUsage();
     const main = await phase('main', opts, connection, opts.concurrency);
+    const cpu = process.cpuUsage(cpu0);
     const redisVersion = (await (await main.queue.client).info('server'))
       .match(/redis_version:(\S+)/)?.[1];
     result = {
@@ -327,6 +329,8 @@ async function main() {
       process_jobs_per_second: round(opts.jobs / main.processSecs),
       enqueue_seconds: Number(main.enqueueSecs.toFixed(4)),
       process_seconds: Number(main.processSecs.toFixed(4)),
+      // CPU of this process while it enqueued and processed (µs from process.cpuUsage).
+      cpu_seconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)),
     };
     if (opts.alsoC1) {
       const c1 = await phase('c1', opts, connection, 1);
