@@ -60,7 +60,7 @@ db-stop: $(STAMP) ## stop the embedded PostgreSQL
 bench-seed: $(STAMP) ## seeding benchmark: 10,000 entries (hash) and 1,000 (local)
 	$(BIN)/python bench/seed/run.py
 
-bench-streams: $(STAMP) ## streams benchmark: 20,000 no-op jobs, ours vs BullMQ 5 (Node), and latency at 1,000 jobs/s
+bench-streams: $(STAMP) ## streams benchmark: ours vs BullMQ (Node), bullmq, taskiq, streaq, SAQ, arq: 20,000 no-op jobs and latency at 1,000 jobs/s, interleaved
 	$(BIN)/python bench/streams/run.py
 
 jobs: $(STAMP) ## queue statistics of every stream (popchoice-jobs stats; see popchoice-jobs --help for more)

@@ -4,10 +4,16 @@
 // usage: node peer.mjs [--jobs 20000] [--concurrency 50]
 //                      [--redis redis://127.0.0.1:6379/0] [--prefix NAME]
 //                      [--also-concurrency-1] [--timeout 120]
+//        node peer.mjs --latency [--rate 1000] [--seconds 10] [--concurrency 50] [--redis URL]
+//
+// --latency: a worker in a child process (--latency-worker) records when each job starts; this
+// process adds one job at a time at --rate jobs/s for --seconds; publish -> start p50/p99/max (ms).
 //
 // Prints exactly one JSON line on stdout; everything else goes to stderr.
 // All keys live under "<prefix>:" and are obliterated before exit.
 
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { Queue, Worker } from 'bullmq';
@@ -32,6 +38,11 @@ function parseArgs(argv) {
     prefix: `bench-bullmq-${process.pid}-${Date.now()}`,
     alsoC1: false,
     timeout: 120,
+    latency: false,
+    latencyWorker: false,
+    rate: 1000,
+    seconds: 10,
+    queue: 'latency',
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -47,6 +58,11 @@ function parseArgs(argv) {
       case '--prefix': opts.prefix = value(); break;
       case '--also-concurrency-1': opts.alsoC1 = true; break;
       case '--timeout': opts.timeout = Number(value()); break;
+      case '--latency': opts.latency = true; break;
+      case '--latency-worker': opts.latencyWorker = true; break;
+      case '--rate': opts.rate = Number(value()); break;
+      case '--seconds': opts.seconds = Number(value()); break;
+      case '--queue': opts.queue = value(); break;
       case '-h':
       case '--help':
         console.error('usage: node peer.mjs [--jobs N] [--concurrency C] [--redis URL] '
@@ -57,7 +73,7 @@ function parseArgs(argv) {
         throw new Error(`unknown argument: ${arg}`);
     }
   }
-  for (const k of ['jobs', 'concurrency', 'timeout']) {
+  for (const k of ['jobs', 'concurrency', 'timeout', 'rate']) {
     if (!Number.isInteger(opts[k]) || opts[k] < 1) {
       throw new Error(`--${k} must be a positive integer, got ${opts[k]}`);
     }
@@ -179,6 +195,90 @@ async function phase(name, opts, connection, concurrency) {
   return { queue, enqueueSecs, processSecs };
 }
 
+// Wall clock in ms with sub-ms resolution, comparable across processes.
+const wallMs = () => performance.timeOrigin + performance.now();
+const READY = 'LATENCY-WORKER-READY';
+const RESULT = 'LATENCY-WORKER-RESULT ';
+
+async function latencyWorker(opts, connection) {
+  const starts = {};
+  let count = 0;
+  const worker = new Worker(opts.queue, async (job) => {
+    starts[job.data.i] = wallMs();
+    count += 1;
+    if (count === opts.jobs) {
+      process.stdout.write(RESULT + JSON.stringify(starts) + '\n');
+    }
+  }, { connection, prefix: opts.prefix, concurrency: opts.concurrency });
+  workers.push(worker);
+  worker.on('error', (err) => log('worker error:', err.message));
+  await worker.waitUntilReady();
+  process.stdout.write(READY + '\n');
+}
+
+async function latencyRun(opts, connection) {
+  const jobs = Math.round(opts.rate * opts.seconds);
+  const child = spawn(process.execPath, [
+    new URL(import.meta.url).pathname, '--latency-worker', '--queue', opts.queue, '--jobs', String(jobs),
+    '--concurrency', String(opts.concurrency), '--redis', opts.redis, '--prefix', opts.prefix,
+    '--timeout', String(opts.timeout),
+  ], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const deferred = () => {
+    const d = {};
+    d.promise = new Promise((resolve, reject) => { d.resolve = resolve; d.reject = reject; });
+    return d;
+  };
+  const ready = deferred();
+  const result = deferred();
+  lines.on('line', (line) => {
+    if (line === READY) ready.resolve();
+    else if (line.startsWith(RESULT)) result.resolve(JSON.parse(line.slice(RESULT.length)));
+  });
+  // Rejecting an already-settled promise is a no-op; these are awaited below, so none goes unhandled.
+  ready.promise.catch(() => {});
+  result.promise.catch(() => {});
+  child.on('exit', (code) => {
+    const error = new Error(`latency worker exited (${code})`);
+    ready.reject(error);
+    result.reject(error);
+  });
+  try {
+    await ready.promise;
+    const queue = new Queue(opts.queue, { connection, prefix: opts.prefix });
+    queues.push(queue);
+    await queue.waitUntilReady();
+    const sent = new Array(jobs);
+    const interval = 1000 / opts.rate;
+    const t0 = performance.now();
+    for (let i = 0; i < jobs; i++) {
+      const delay = t0 + i * interval - performance.now();
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      sent[i] = wallMs();
+      await queue.add('noop', { i });
+    }
+    const offered = jobs / ((performance.now() - t0) / 1000);
+    const starts = await result.promise;
+    const latencies = sent.map((at, i) => {
+      if (starts[i] === undefined) throw new Error(`job ${i} never started`);
+      return starts[i] - at;
+    }).sort((a, b) => a - b);
+    const r3 = (x) => Math.round(x * 1000) / 1000;
+    return {
+      peer: 'bullmq',
+      bullmq_version: BULLMQ_VERSION,
+      jobs,
+      concurrency: opts.concurrency,
+      offered_jobs_per_second: round(offered),
+      p50_ms: r3(latencies[Math.floor(jobs / 2)]),
+      p99_ms: r3(latencies[Math.max(Math.floor(jobs * 0.99) - 1, 0)]),
+      max_ms: r3(latencies[jobs - 1]),
+    };
+  } finally {
+    child.kill();
+  }
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const connection = connectionFromUrl(opts.redis);
@@ -202,10 +302,22 @@ async function main() {
   }
 
   log(`bullmq ${BULLMQ_VERSION}, prefix ${opts.prefix}, redis ${connection.host}:${connection.port}/${connection.db}`);
+  if (opts.latencyWorker) {
+    // Runs until its parent kills it; the parent obliterates the queue.
+    await latencyWorker(opts, connection);
+    clearTimeout(soft);
+    return;
+  }
   let result;
   let failure = null;
   try {
+    if (opts.latency) {
+      result = await latencyRun(opts, connection);
+      throw null; // eslint-disable-line no-throw-literal -- skip the throughput phases, keep the cleanup
+    }
+    const cpu0 = process.cpuUsage();
     const main = await phase('main', opts, connection, opts.concurrency);
+    const cpu = process.cpuUsage(cpu0);
     const redisVersion = (await (await main.queue.client).info('server'))
       .match(/redis_version:(\S+)/)?.[1];
     result = {
@@ -217,6 +329,8 @@ async function main() {
       process_jobs_per_second: round(opts.jobs / main.processSecs),
       enqueue_seconds: Number(main.enqueueSecs.toFixed(4)),
       process_seconds: Number(main.processSecs.toFixed(4)),
+      // CPU of this process while it enqueued and processed (µs from process.cpuUsage).
+      cpu_seconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(3)),
     };
     if (opts.alsoC1) {
       const c1 = await phase('c1', opts, connection, 1);
@@ -227,7 +341,7 @@ async function main() {
     result.redis_version = redisVersion;
     result.prefix = opts.prefix;
   } catch (err) {
-    failure = err;
+    if (err !== null) failure = err;
   }
   clearTimeout(soft);
   await cleanup();
