@@ -75,7 +75,8 @@ async def mean_similarity(pool, keys, liked_key):
 
 @pytest.fixture
 async def loop(db_pool, database_url, redis_url, key_prefix, hash_embedder, tmp_path):
-    """The seeded catalog, a recommender and a gateway; recent picks are not held back (RECENT_RECOMMENDATION_DAYS=0)."""
+    """The seeded catalog, a recommender and a gateway; recent picks are not held back
+    (RECENT_RECOMMENDATION_DAYS=0), so that only the memory changes the second picks."""
     await seed_movies_file(db_pool, hash_embedder, ROOT / "movies.txt")
     env = {
         **os.environ,

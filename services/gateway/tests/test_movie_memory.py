@@ -124,7 +124,9 @@ def test_one_person_never_reaches_anothers_memory(app, people):
     bob = as_("bob", people)
     assert app.get(MEMORY, headers=bob).json()["items"] == []
     assert app.get(MEMORY, params={"q": "heat"}, headers=bob).json()["items"][0]["kind"] is None
-    assert "Heat" in [item["name"] for item in app.get(MEMORY, params={"mode": "candidates"}, headers=bob).json()["items"]]
+    assert "Heat" in [
+        item["name"] for item in app.get(MEMORY, params={"mode": "candidates"}, headers=bob).json()["items"]
+    ]
     assert app.delete(MEMORY, params={"movieKey": "tmdb:949"}, headers=bob).status_code == 404
     listed = app.get(MEMORY, headers=as_("ann", people)).json()["items"]
     assert [(item["movieKey"], item["kind"]) for item in listed] == [("tmdb:949", "liked")]
@@ -133,7 +135,10 @@ def test_one_person_never_reaches_anothers_memory(app, people):
 def test_memory_routes_need_a_person(app, people, api_key):
     """No credentials: 401; an API key that acts for nobody: 401 too."""
     assert app.get(MEMORY).status_code == 401
-    assert app.post(MEMORY, json={"movieKey": "tmdb:949", "kind": "liked"}, headers={"X-API-Key": api_key}).status_code == 401
+    assert (
+        app.post(MEMORY, json={"movieKey": "tmdb:949", "kind": "liked"}, headers={"X-API-Key": api_key}).status_code
+        == 401
+    )
 
 
 def feedback_path(people):
@@ -146,7 +151,9 @@ def test_the_owners_feedback_is_folded_into_their_memory_and_undone(app, people)
     assert given.status_code == 200, given.text
     assert given.json()["memory"] == "not_interested"
     listed = app.get(MEMORY, headers=ann).json()["items"]
-    assert [(item["kind"], item["fromRecommendation"]) for item in listed] == [("not_interested", people["recommendation"])]
+    assert [(item["kind"], item["fromRecommendation"]) for item in listed] == [
+        ("not_interested", people["recommendation"])
+    ]
     obvious = app.post(feedback_path(people), json={"movieKey": "tmdb:949", "kind": "too_obvious"}, headers=ann)
     assert obvious.json()["memory"] is None
     assert app.get(MEMORY, headers=ann).json()["items"] == []

@@ -3,6 +3,7 @@ and of more picks alike."""
 
 import uuid
 
+import msgspec
 import pytest
 
 from popchoice_common.catalog.movie_text import movie_embedding_text
@@ -17,7 +18,10 @@ QUIZ = [QuizPerson("Nothing In The Catalog", "a mix of both", [], "tense")]
 FILMS = [
     ("Tense Heist One", 1995, 901, "A tense heist in a tense city: a crew plans one last tense heist."),
     ("Tense Heist Two", 1996, 902, "Another tense heist, tense and slow, a tense night in a bank vault."),
-    *[(f"Quiet Film {index}", 2000 + index, 910 + index, f"A quiet story number {index} about a garden.") for index in range(8)],
+    *[
+        (f"Quiet Film {index}", 2000 + index, 910 + index, f"A quiet story number {index} about a garden.")
+        for index in range(8)
+    ],
 ]
 
 
@@ -25,7 +29,9 @@ FILMS = [
 async def catalog(db_pool, hash_embedder):
     for name, year, tmdb_id, text in FILMS:
         vector = await hash_embedder.embed_one(
-            movie_embedding_text(name=name, year=year, age_rating="R", duration=110, score_rating=None, description=text)
+            movie_embedding_text(
+                name=name, year=year, age_rating="R", duration=110, score_rating=None, description=text
+            )
         )
         await insert_movie(
             db_pool, name, year, embedding=vector, tmdb_id=tmdb_id, description=text, duration=110, age_rating="R"
@@ -43,7 +49,7 @@ async def all_picks(pool, recommendation_id):
 async def run_with_more_picks(pool, pipeline, user):
     async with pool.acquire() as connection:
         recommendation_id = await repository.create_recommendation(
-            connection, slug=uuid.uuid4().hex[:12], quiz_data=[], locale="en-US", user_id=user
+            connection, slug=uuid.uuid4().hex[:12], quiz_data=msgspec.to_builtins(QUIZ), locale="en-US", user_id=user
         )
     await pipeline.run(recommendation_id, RecommendationInput.of(QUIZ, user, "en-US"))
     async with pool.acquire() as connection:

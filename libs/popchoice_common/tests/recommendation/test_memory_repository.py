@@ -52,7 +52,9 @@ async def memory_rows(connection, user):
 async def test_feedback_is_stored_and_folded_into_the_memory(db_conn, owner, shown, kind, memory):
     """Each kind is stored once per pick; four of them write the memory, marked as coming from the recommendation."""
     assert await repository.record_feedback(db_conn, shown, owner, HEAT, kind) == memory
-    assert await db_conn.fetchval("SELECT kind FROM recommendation_feedback WHERE recommendation_id = $1", shown) == kind
+    assert (
+        await db_conn.fetchval("SELECT kind FROM recommendation_feedback WHERE recommendation_id = $1", shown) == kind
+    )
     expected = [(HEAT.movie_key, memory, shown)] if memory else []
     assert await memory_rows(db_conn, owner) == expected
 
@@ -105,8 +107,12 @@ async def test_user_memory_reads_the_preference_and_close_anchors_from_feedback(
     await repository.record_feedback(
         db_conn, recommendation, owner, MemoryFilm("tmdb:11524", "Thief", 1981, 11524), "close"
     )
-    await repository.record_feedback(db_conn, recommendation, owner, MemoryFilm("tmdb:1", "Obvious", None), "too_obvious")
-    await repository.record_feedback(db_conn, recommendation, owner, MemoryFilm("tmdb:2", "Seen", None), "already_watched")
+    await repository.record_feedback(
+        db_conn, recommendation, owner, MemoryFilm("tmdb:1", "Obvious", None), "too_obvious"
+    )
+    await repository.record_feedback(
+        db_conn, recommendation, owner, MemoryFilm("tmdb:2", "Seen", None), "already_watched"
+    )
     memory = await repository.user_memory(db_conn, owner, recent_days=0)
     assert memory.excluded_keys == {"tmdb:2"}
     assert memory.close_movie_ids == (close_film,)

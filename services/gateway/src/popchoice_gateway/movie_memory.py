@@ -61,7 +61,7 @@ def _entry_out(entry: MemoryEntry) -> MemoryMovieOut:
         name=entry.name,
         year=entry.year,
         posterURL=entry.poster_url,
-        kind=entry.kind,  # type: ignore[arg-type]  # the column's CHECK constraint holds these kinds
+        kind=entry.kind,
         updatedAt=entry.updated_at,
         fromRecommendation=entry.source_recommendation_id,
     )
@@ -91,7 +91,7 @@ async def search(pool: asyncpg.Pool, user_id: uuid.UUID, q: str, *, page: int, s
             year=film.year,
             posterURL=film.poster_url,
             genres=list(match.genres),
-            kind=kinds.get(film.movie_key),  # type: ignore[arg-type]
+            kind=kinds.get(film.movie_key),
         )
         for match in matches
         if (film := films.get(match.id)) is not None

@@ -141,7 +141,9 @@ class CsrfOut(BaseModel):
 
 MovieKey = Annotated[
     str,
-    StringConstraints(min_length=6, max_length=300, pattern=r"^(tmdb:[0-9]{1,9}|title:[^\x00-\x1f\x7f]+:([0-9]{1,4}|na))$"),
+    StringConstraints(
+        min_length=6, max_length=300, pattern=r"^(tmdb:[0-9]{1,9}|title:[^\x00-\x1f\x7f]+:([0-9]{1,4}|na))$"
+    ),
     Field(
         description="A film's key as picks carry it (`similarMovies[].movieKey`): `tmdb:<TMDB id>`, else"
         " `title:<normalised title>:<year or na>`."

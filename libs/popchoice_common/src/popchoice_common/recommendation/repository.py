@@ -290,7 +290,9 @@ async def user_memory(connection: asyncpg.Connection, user_id: uuid.UUID, *, rec
     wrong_mood = frozenset(row[0] for row in rows if row[1] == "wrong_mood")
     recent = frozenset(row[0] for row in rows if row[1] == "recent")
     liked = tuple(dict.fromkeys(row[2] for row in rows if row[1] == "liked"))
-    close = tuple(dict.fromkeys(row[2] for row in rows if row[1] == "close" and row[2] is not None and row[2] not in liked))
+    close = tuple(
+        dict.fromkeys(row[2] for row in rows if row[1] == "close" and row[2] is not None and row[2] not in liked)
+    )
     lean = popularity_lean(
         sum(1 for row in rows if row[1] == "too_obvious"), sum(1 for row in rows if row[1] == "too_obscure")
     )
@@ -455,7 +457,8 @@ async def unrated_well_known_films(executor: Executor, user_id: uuid.UUID, *, li
           AND NOT EXISTS (
               SELECT 1 FROM user_movie_interactions i
               WHERE i.user_id = $1
-                AND i.movie_key IN ('tmdb:' || m.tmdb_id, 'title:' || m.normalized_name || ':' || coalesce(m.year::text, 'na'))
+                AND i.movie_key IN (
+                    'tmdb:' || m.tmdb_id, 'title:' || m.normalized_name || ':' || coalesce(m.year::text, 'na'))
           )
         ORDER BY m.vote_count DESC NULLS LAST, m.id
         LIMIT $2
@@ -466,9 +469,7 @@ async def unrated_well_known_films(executor: Executor, user_id: uuid.UUID, *, li
     return [DeckFilm(row[0], row[1], row[2], row[3], tuple(row[4]), row[5]) for row in rows]
 
 
-async def pick_of(
-    executor: Executor, recommendation_id: uuid.UUID, movie_key: str
-) -> MemoryFilm | None:
+async def pick_of(executor: Executor, recommendation_id: uuid.UUID, movie_key: str) -> MemoryFilm | None:
     """The film of a recommendation's picks with this key (None: the recommendation did not show it)."""
     row = await executor.fetchrow(
         "SELECT name, year, tmdb_id, poster_url FROM recommendation_movies WHERE recommendation_id = $1"

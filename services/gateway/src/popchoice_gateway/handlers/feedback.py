@@ -3,7 +3,7 @@ their movie memory."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
@@ -13,7 +13,7 @@ from popchoice_gateway.schemas import ErrorOut, FeedbackIn, FeedbackOut, MovieKe
 
 router = APIRouter(tags=["feedback"])
 PATH = "/api/recommendations/{id_or_slug}/feedback"
-OWNER_ONLY = {
+OWNER_ONLY: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "The recommendation is someone else's"},
     404: {"model": ErrorOut, "description": "No such recommendation, or the film is not one of its picks"},
 }

@@ -86,7 +86,9 @@ async def movie_memory_post(body: MemoryIn, gateway: State, who: SignedIn) -> Me
     responses={**ERRORS, 404: {"model": ErrorOut, "description": "Nothing stored for this film"}, 422: INVALID_INPUT},
 )
 async def movie_memory_delete(
-    gateway: State, who: SignedIn, movieKey: Annotated[MovieKey, Query()]  # noqa: N803 - the wire format
+    gateway: State,
+    who: SignedIn,
+    movieKey: Annotated[MovieKey, Query()],  # noqa: N803 - the wire format
 ) -> Response:
     """Forgets what the signed-in person said about a film: it stops filtering or steering their picks."""
     assert who.user_id is not None
