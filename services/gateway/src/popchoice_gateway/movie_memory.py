@@ -77,7 +77,7 @@ async def search(pool: asyncpg.Pool, user_id: uuid.UUID, q: str, *, page: int, s
     """Catalog films by title (typo-tolerant), each with what the person's memory holds about it."""
     text = q.strip()
     if not text:
-        raise InvalidQuery("q must not be blank")
+        raise InvalidQuery("q must not be blank: a search needs a title")
     if _CONTROL.search(text):
         raise InvalidQuery("q must not contain control characters")
     async with pool.acquire() as connection:

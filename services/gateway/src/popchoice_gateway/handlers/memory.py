@@ -46,19 +46,16 @@ async def movie_memory_get(
       varied in genre and era.
     - `?mode=list`: what the memory holds, most recently changed first, paged, optionally of one `kind`.
     """
-    chosen = mode or ("search" if q is not None else "list")
-    try:
-        if chosen == "search":
-            if q is None:
-                raise movie_memory.InvalidQuery("q is required for a search")
-            assert who.user_id is not None
-            return await movie_memory.search(gateway.pool, who.user_id, q, page=page, size=pageSize)
-    except movie_memory.InvalidQuery as exc:
-        raise HTTPException(status_code=422, detail=exc.reason) from None
     assert who.user_id is not None
+    chosen = mode or ("search" if q is not None else "list")
     if chosen == "candidates":
         return await movie_memory.candidates(gateway.pool, who.user_id, size=pageSize)
-    return await movie_memory.stored(gateway.pool, who.user_id, kind=kind, page=page, size=pageSize)
+    if chosen == "list":
+        return await movie_memory.stored(gateway.pool, who.user_id, kind=kind, page=page, size=pageSize)
+    try:
+        return await movie_memory.search(gateway.pool, who.user_id, q or "", page=page, size=pageSize)
+    except movie_memory.InvalidQuery as exc:
+        raise HTTPException(status_code=422, detail=exc.reason) from None
 
 
 @router.post(
