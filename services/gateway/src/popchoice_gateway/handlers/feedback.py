@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from popchoice_gateway import movie_memory
-from popchoice_gateway.handlers.common import ERRORS, INVALID_INPUT, SignedIn, State
+from popchoice_gateway.handlers.common import ERRORS, INVALID_INPUT, SignedInUser, State
 from popchoice_gateway.schemas import ErrorOut, FeedbackIn, FeedbackOut, MovieKey
 
 router = APIRouter(tags=["feedback"])
@@ -52,11 +52,10 @@ def _refused(exc: Exception) -> HTTPException:
     description="The owner's feedback on one pick (by `movieKey`, as `similarMovies[].movieKey` gives it)." + MAPPING,
 )
 async def give_feedback(
-    id_or_slug: Annotated[str, Path(max_length=64)], body: FeedbackIn, gateway: State, who: SignedIn
+    id_or_slug: Annotated[str, Path(max_length=64)], body: FeedbackIn, gateway: State, user_id: SignedInUser
 ) -> FeedbackOut:
-    assert who.user_id is not None
     try:
-        return await movie_memory.give_feedback(gateway.pool, who.user_id, id_or_slug, body.movieKey, body.kind)
+        return await movie_memory.give_feedback(gateway.pool, user_id, id_or_slug, body.movieKey, body.kind)
     except (movie_memory.NotTheOwner, movie_memory.RecommendationNotFound, movie_memory.NotAPick) as exc:
         raise _refused(exc) from None
 
@@ -70,16 +69,15 @@ async def give_feedback(
 async def take_back_feedback(
     id_or_slug: Annotated[str, Path(max_length=64)],
     gateway: State,
-    who: SignedIn,
+    user_id: SignedInUser,
     movieKey: Annotated[MovieKey, Query()],  # noqa: N803 - the wire format
 ) -> Response:
     """Undoes the owner's feedback on a pick: the feedback goes, and the movie-memory entry it stored goes with
     it if that entry is still as the feedback left it (an entry changed since, in the trainer or by feedback on
     another recommendation, stays). A popularity or "close" effect ends with the feedback. 404 when there is no
     such feedback."""
-    assert who.user_id is not None
     try:
-        await movie_memory.take_back_feedback(gateway.pool, who.user_id, id_or_slug, movieKey)
+        await movie_memory.take_back_feedback(gateway.pool, user_id, id_or_slug, movieKey)
     except (movie_memory.NotTheOwner, movie_memory.RecommendationNotFound, movie_memory.NotAPick) as exc:
         raise _refused(exc) from None
     return Response(status_code=204)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from popchoice_gateway import movie_memory
-from popchoice_gateway.handlers.common import ERRORS, INVALID_INPUT, SignedIn, State
+from popchoice_gateway.handlers.common import ERRORS, INVALID_INPUT, SignedInUser, State
 from popchoice_gateway.schemas import ErrorOut, InteractionKindOut, MemoryIn, MemoryMovieOut, MemoryPageOut, MovieKey
 
 router = APIRouter(tags=["movie memory"])
@@ -28,7 +28,7 @@ film out of the trainer's deck."""
 )
 async def movie_memory_get(
     gateway: State,
-    who: SignedIn,
+    user_id: SignedInUser,
     q: Annotated[str | None, Query(max_length=200, description="Title to search for (typo-tolerant).")] = None,
     mode: Annotated[
         Literal["search", "candidates", "list"] | None,
@@ -46,14 +46,13 @@ async def movie_memory_get(
       varied in genre and era.
     - `?mode=list`: what the memory holds, most recently changed first, paged, optionally of one `kind`.
     """
-    assert who.user_id is not None
     chosen = mode or ("search" if q is not None else "list")
     if chosen == "candidates":
-        return await movie_memory.candidates(gateway.pool, who.user_id, size=pageSize)
+        return await movie_memory.candidates(gateway.pool, user_id, size=pageSize)
     if chosen == "list":
-        return await movie_memory.stored(gateway.pool, who.user_id, kind=kind, page=page, size=pageSize)
+        return await movie_memory.stored(gateway.pool, user_id, kind=kind, page=page, size=pageSize)
     try:
-        return await movie_memory.search(gateway.pool, who.user_id, q or "", page=page, size=pageSize)
+        return await movie_memory.search(gateway.pool, user_id, q or "", page=page, size=pageSize)
     except movie_memory.InvalidQuery as exc:
         raise HTTPException(status_code=422, detail=exc.reason) from None
 
@@ -66,10 +65,9 @@ async def movie_memory_get(
     " about a film wins). The film is found by its key in the catalog, else among the person's own picks;"
     " the answer carries its canonical key (`tmdb:<id>` when TMDB knows it)." + MEMORY_EFFECTS,
 )
-async def movie_memory_post(body: MemoryIn, gateway: State, who: SignedIn) -> MemoryMovieOut:
-    assert who.user_id is not None
+async def movie_memory_post(body: MemoryIn, gateway: State, user_id: SignedInUser) -> MemoryMovieOut:
     try:
-        return await movie_memory.remember(gateway.pool, who.user_id, body.movieKey, body.kind)
+        return await movie_memory.remember(gateway.pool, user_id, body.movieKey, body.kind)
     except movie_memory.UnknownFilm:
         raise HTTPException(
             status_code=404, detail="No film with this movieKey in the catalog or your recommendations."
@@ -84,11 +82,10 @@ async def movie_memory_post(body: MemoryIn, gateway: State, who: SignedIn) -> Me
 )
 async def movie_memory_delete(
     gateway: State,
-    who: SignedIn,
+    user_id: SignedInUser,
     movieKey: Annotated[MovieKey, Query()],  # noqa: N803 - the wire format
 ) -> Response:
     """Forgets what the signed-in person said about a film: it stops filtering or steering their picks."""
-    assert who.user_id is not None
-    if not await movie_memory.forget(gateway.pool, who.user_id, movieKey):
+    if not await movie_memory.forget(gateway.pool, user_id, movieKey):
         raise HTTPException(status_code=404, detail="Your movie memory holds nothing for this film.")
     return Response(status_code=204)
