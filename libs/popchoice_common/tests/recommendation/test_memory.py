@@ -1,6 +1,8 @@
 """The memory's pure parts: the feedback mapping, the popularity preference and its term in the score,
 the weak ("close") anchor, and the trainer's varied deck."""
 
+from dataclasses import replace
+
 from popchoice_common.recommendation.memory import (
     FEEDBACK_MEMORY,
     DeckFilm,
@@ -8,7 +10,9 @@ from popchoice_common.recommendation.memory import (
     popularity_lean,
     varied_deck,
 )
-from popchoice_common.recommendation.ranking import Candidate, film_score
+from popchoice_common.recommendation.pipeline import RecommendationPipeline
+from popchoice_common.recommendation.ranking import Candidate, candidate_of, film_score
+from popchoice_common.recommendation.records import CandidateRow, Favorite, UserMemory
 
 
 def film(name, *, votes=None, anchor=None, weak=False, similarity=0.3):
@@ -84,3 +88,19 @@ def test_the_deck_varies_genre_and_era_before_fame():
     deck = varied_deck(films, 3)
     assert [entry.name for entry in deck] == ["Drama 90s A", "Comedy 2010s", "Horror 70s"]
     assert len(varied_deck(films, 10)) == 5
+
+
+def test_a_film_nearest_a_close_film_is_marked_as_near_a_weak_anchor():
+    """The pipeline's anchors: a film found close is weak unless it is also liked or a favourite."""
+    memory = UserMemory(frozenset(), frozenset(), liked_movie_ids=(1,), close_movie_ids=(1, 2))
+    favorite = Favorite("Heat", frozenset(), movie_id=3)
+    assert RecommendationPipeline._anchors([favorite], memory) == {
+        3: "Heat",
+        1: "a film you liked",
+        2: "a film you found close",
+    }
+    weak = RecommendationPipeline._weak_anchors([favorite], memory)
+    assert weak == {2}
+    row = CandidateRow(9, "Thief", 1981, None, "", 120, None, 10, 0.3, 0.5, 2, None, None, None, ())
+    assert candidate_of(row, {2: "a film you found close"}, weak).anchor_weak
+    assert not candidate_of(replace(row, anchor_id=1), {1: "a film you liked"}, weak).anchor_weak
