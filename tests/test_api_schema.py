@@ -11,14 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from popchoice_common.testing.factories import insert_api_key
+from popchoice_common.testing.factories import insert_api_key, insert_movie, insert_user
 
 from .service_processes import API_KEY, Processes, start_gateway
 
 
 @pytest.fixture
 async def gateway(db_pool, database_url, redis_url, key_prefix, tmp_path):
-    await insert_api_key(db_pool, API_KEY, name="schemathesis")
+    # The key acts for a person, so the routes that act on an account (movie memory, feedback) are
+    # exercised past their 401; a few catalog films give the memory routes something to find.
+    user_id = await insert_user(db_pool, "schemathesis@example.test")
+    await insert_api_key(db_pool, API_KEY, name="schemathesis", user_id=user_id)
+    for number, name in enumerate(("Heat", "Thief", "Collateral")):
+        await insert_movie(db_pool, name, 1990 + number, tmdb_id=100 + number, vote_count=1000 * number)
     env = {
         **os.environ,
         "DATABASE_URL": database_url,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from typing import Annotated, Literal
@@ -89,6 +90,9 @@ class RecommendationOut(BaseModel):
     posterURL: str | None
     movieDetails: MovieDetails | None
     why: str | None = Field(default=None, description="Why the main pick was picked (as similarMovies[].why).")
+    movieKey: str | None = Field(
+        default=None, description="The main pick's movie key (for feedback on it, as similarMovies[].movieKey)."
+    )
     similarMovies: list[SimilarMovie]
     usedBroaderSearch: bool = Field(
         description="True when a pick came from the broader search (TMDB): the catalog alone had too few films"
@@ -130,3 +134,72 @@ class HealthOut(BaseModel):
 
 class CsrfOut(BaseModel):
     csrfToken: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Movie memory and feedback on picks
+
+MovieKey = Annotated[
+    str,
+    StringConstraints(
+        min_length=6, max_length=300, pattern=r"^(tmdb:[0-9]{1,9}|title:[^\x00-\x1f\x7f]+:([0-9]{1,4}|na))$"
+    ),
+    Field(
+        description="A film's key as picks carry it (`similarMovies[].movieKey`): `tmdb:<TMDB id>`, else"
+        " `title:<normalised title>:<year or na>`."
+    ),
+]
+MemoryKindIn = Literal["watched", "not_seen", "liked", "not_interested"]
+InteractionKindOut = Literal["watched", "not_seen", "liked", "not_interested", "wrong_mood"]
+FeedbackKindIn = Literal["useful", "already_watched", "not_for_me", "wrong_mood", "too_obvious", "too_obscure", "close"]
+
+
+class MemoryIn(BaseModel):
+    """What the person says about a film: seen it, not seen it, liked it, or not interested."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    movieKey: MovieKey
+    kind: MemoryKindIn
+
+
+class MemoryMovieOut(BaseModel):
+    """A film, with what the person's memory holds about it (kind None: nothing yet)."""
+
+    movieKey: str
+    name: str
+    year: int | None
+    posterURL: str | None
+    genres: list[str] = Field(default_factory=list)
+    kind: InteractionKindOut | None = None
+    updatedAt: dt.datetime | None = None
+    fromRecommendation: uuid.UUID | None = Field(
+        default=None, description="The recommendation whose feedback stored it (None: stored in the trainer)."
+    )
+
+
+class MemoryPageOut(BaseModel):
+    mode: Literal["search", "candidates", "list"]
+    items: list[MemoryMovieOut]
+    page: int
+    pageSize: int
+    hasMore: bool
+
+
+class FeedbackIn(BaseModel):
+    """Feedback on one pick of a recommendation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    movieKey: MovieKey
+    kind: FeedbackKindIn
+
+
+class FeedbackOut(BaseModel):
+    recommendationId: uuid.UUID
+    movieKey: str
+    kind: FeedbackKindIn
+    memory: InteractionKindOut | None = Field(
+        description="What the feedback stored in the movie memory (None: it moves the popularity preference, or"
+        " makes the film a weak anchor, instead)."
+    )

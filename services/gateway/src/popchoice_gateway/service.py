@@ -111,6 +111,7 @@ def build_response(row: RecommendationRow, movies: Sequence[StoredPick], ceiling
         if main
         else None,
         why=main.why if main else None,
+        movieKey=main.movie_key if main else None,
         similarMovies=similar,
         usedBroaderSearch=row.used_broader_search,
         dbMovieCount=row.db_movie_count,

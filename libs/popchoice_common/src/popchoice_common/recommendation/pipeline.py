@@ -69,8 +69,9 @@ TMDB_FAILURES = (TMDBRateLimited, TMDBUnavailable, TMDBRequestRefused, TMDBWaitT
 #: Favourite titles resolved to catalog rows are kept this long per process (the catalog changes slowly).
 _FAVORITE_CACHE_SECONDS = 300.0
 _FAVORITE_CACHE_SIZE = 4096
-#: Liked films used as anchors, at most.
+#: Liked films used as anchors, at most; and films found close (weak anchors), at most.
 _MAX_LIKED_ANCHORS = 5
+_MAX_CLOSE_ANCHORS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +197,7 @@ class RecommendationPipeline:
         keep_moods: bool,
         keep_era: bool,
         count: int,
+        weak_anchors: frozenset[int] = frozenset(),
     ) -> list[Candidate]:
         """Catalog films meeting the constraints (one search per distinct person's constraints)."""
         excluded_ids = tuple(anchors)
@@ -214,7 +216,7 @@ class RecommendationPipeline:
                 for row in await repository.match_candidates(
                     connection, query, anchor_ids=list(anchors), count=count, filters=spec
                 ):
-                    found.setdefault(row.id, candidate_of(row, anchors))
+                    found.setdefault(row.id, candidate_of(row, anchors, weak_anchors))
         candidates = list(found.values())
         if not keep_moods or not keep_era:
             # A film that meets every constraint is a candidate however far it is; one found after
@@ -258,6 +260,7 @@ class RecommendationPipeline:
         person recently, then (after TMDB discover under every constraint) the moods, then the era.
         Stated exclusions never give way. Watched and not-interested films never come back.
         """
+        weak_anchors = self._weak_anchors(favorites, memory)
         count = self.settings.local_match_count + len(shown)
         titles = quiz_title_keys(people)
         # A favourite is left out by id when resolved (the anchors); one the catalog does not hold
@@ -284,7 +287,9 @@ class RecommendationPipeline:
                 if not (prefixes and candidate.title_key[0].startswith(prefixes))
             ]
 
-        searched = await self._search(query, quiz, anchors, keep_moods=True, keep_era=True, count=count)
+        searched = await self._search(
+            query, quiz, anchors, keep_moods=True, keep_era=True, count=count, weak_anchors=weak_anchors
+        )
         local = kept(searched, allow_recent=False)
         if not self._enough(local, quiz, limit) and memory.recent_keys:
             local = kept(searched, allow_recent=True)
@@ -306,7 +311,15 @@ class RecommendationPipeline:
             wider = [
                 candidate
                 for candidate in kept(
-                    await self._search(query, quiz, anchors, keep_moods=keep_moods, keep_era=keep_era, count=count),
+                    await self._search(
+                        query,
+                        quiz,
+                        anchors,
+                        keep_moods=keep_moods,
+                        keep_era=keep_era,
+                        count=count,
+                        weak_anchors=weak_anchors,
+                    ),
                     allow_recent=True,
                 )
                 if candidate.key not in seen
@@ -346,7 +359,7 @@ class RecommendationPipeline:
             locale=locale,
             progress=progress,
         )
-        return self._rank(trusted, rest, quiz, favorites, relaxed, limit)
+        return self._rank(trusted, rest, quiz, favorites, relaxed, limit, popularity_lean=memory.popularity_lean)
 
     def _rank(
         self,
@@ -356,8 +369,11 @@ class RecommendationPipeline:
         favorites: Sequence[Favorite | None],
         relaxed: Mapping[str, str],
         limit: int,
+        *,
+        popularity_lean: float = 0.0,
     ) -> list[Candidate]:
-        """Scores, diversifies and spreads the picks over the group; each pick gets its "why"."""
+        """Scores, diversifies and spreads the picks over the group (leaning to the person's popularity
+        preference); each pick gets its "why"."""
         today_year = dt.date.today().year
         favorite_genres = [match.genres if match is not None else frozenset() for match in favorites]
 
@@ -366,7 +382,12 @@ class RecommendationPipeline:
                 (
                     candidate,
                     quiz_score(
-                        candidate, quiz, favorite_genres=favorite_genres, ceiling=self.ceiling, today_year=today_year
+                        candidate,
+                        quiz,
+                        favorite_genres=favorite_genres,
+                        ceiling=self.ceiling,
+                        today_year=today_year,
+                        popularity_lean=popularity_lean,
                     ),
                 )
                 for candidate in candidates
@@ -538,11 +559,21 @@ class RecommendationPipeline:
 
     @staticmethod
     def _anchors(favorites: Sequence[Favorite | None], memory: UserMemory) -> dict[int, str]:
-        """The anchor films by id and name: the favourites in the catalog, then the liked films."""
+        """The anchor films by id and name: the favourites in the catalog, then the liked films, then
+        the films found close (weak anchors, see _weak_anchors)."""
         anchors = {match.movie_id: match.name for match in favorites if match is not None and match.movie_id}
         for movie_id in memory.liked_movie_ids[:_MAX_LIKED_ANCHORS]:
             anchors.setdefault(movie_id, "a film you liked")
+        for movie_id in memory.close_movie_ids[:_MAX_CLOSE_ANCHORS]:
+            anchors.setdefault(movie_id, "a film you found close")
         return anchors
+
+    @staticmethod
+    def _weak_anchors(favorites: Sequence[Favorite | None], memory: UserMemory) -> frozenset[int]:
+        """The anchors that are only films found close: not a favourite and not liked."""
+        strong = {match.movie_id for match in favorites if match is not None and match.movie_id}
+        strong.update(memory.liked_movie_ids[:_MAX_LIKED_ANCHORS])
+        return frozenset(movie_id for movie_id in memory.close_movie_ids[:_MAX_CLOSE_ANCHORS] if movie_id not in strong)
 
     async def _announce(
         self, recommendation_id: uuid.UUID, picks: Sequence[Candidate], *, batch: int, announce: Announce | None = None

@@ -21,6 +21,7 @@ from popchoice_common.recommendation.constraints import (
     film_lightness,
     tone_fit,
 )
+from popchoice_common.recommendation.memory import popularity
 from popchoice_common.recommendation.records import CandidateFilters, CandidateRow
 from popchoice_common.recommendation.weights import DEFAULT_WEIGHTS, RankingWeights
 
@@ -49,6 +50,8 @@ class Candidate:
     anchor_similarity: float | None = None
     #: The anchor film it is closest to, for the pick's "why".
     anchor_name: str | None = None
+    #: That anchor is a weak one (a film the person found close): it counts for less (weights.close_anchor).
+    anchor_weak: bool = False
     vote_count: int | None = None
     #: Why it was picked (which constraints it meets, which film it is close to); set by explain().
     why: str | None = None
@@ -120,8 +123,10 @@ def candidate_filters(
     )
 
 
-def candidate_of(row: CandidateRow, anchor_names: Mapping[int, str]) -> Candidate:
-    """A catalog film the search found, as a candidate pick."""
+def candidate_of(
+    row: CandidateRow, anchor_names: Mapping[int, str], weak_anchor_ids: frozenset[int] = frozenset()
+) -> Candidate:
+    """A catalog film the search found, as a candidate pick (weak_anchor_ids: anchors that count for less)."""
     return Candidate(
         name=row.name,
         year=row.year,
@@ -138,6 +143,7 @@ def candidate_of(row: CandidateRow, anchor_names: Mapping[int, str]) -> Candidat
         genres=frozenset(GENRE_NAMES[genre] for genre in row.genre_ids if genre in GENRE_NAMES),
         anchor_similarity=float(row.anchor_similarity) if row.anchor_similarity is not None else None,
         anchor_name=anchor_names.get(row.anchor_id) if row.anchor_id is not None else None,
+        anchor_weak=row.anchor_id in weak_anchor_ids,
         vote_count=row.vote_count,
     )
 
@@ -271,11 +277,17 @@ def film_score(
     favorite_genres: frozenset[str],
     ceiling: float,
     today_year: int,
+    popularity_lean: float = 0.0,
     weights: RankingWeights = DEFAULT_WEIGHTS,
 ) -> float:
-    """One score in [0, 1] for a film and one person (see :mod:`.weights` for the terms)."""
+    """One score for a film and one person (see :mod:`.weights` for the terms): in [0, 1], give or
+    take the popularity preference's term (popularity_lean, memory.popularity_lean)."""
     quiz = _unit(candidate.similarity / ceiling) if ceiling > 0 else 0.0
-    anchor = _unit(candidate.anchor_similarity / ceiling) if candidate.anchor_similarity is not None else quiz
+    anchor = quiz
+    if candidate.anchor_similarity is not None:
+        anchor = _unit(candidate.anchor_similarity / ceiling) if ceiling > 0 else 0.0
+        if candidate.anchor_weak:
+            anchor = weights.close_anchor * anchor + (1 - weights.close_anchor) * quiz
     wanted = person.genres if person is not None else frozenset()
     genre = genre_overlap(candidate.genres, wanted, favorite_genres, weights.favorite_genre_share)
     lightness = film_lightness(candidate.genres, candidate.description)
@@ -291,6 +303,7 @@ def film_score(
         + weights.tone_fit * tone
         + weights.rating * rating_term(candidate.score_rating, candidate.vote_count)
         + weights.recency * recency
+        + weights.popularity * popularity_lean * (2 * popularity(candidate.vote_count) - 1)
     )
 
 
@@ -301,12 +314,19 @@ def quiz_score(
     favorite_genres: Sequence[frozenset[str]],
     ceiling: float,
     today_year: int,
+    popularity_lean: float = 0.0,
     weights: RankingWeights = DEFAULT_WEIGHTS,
 ) -> float:
     """A film's score for the group: its best score for any one person."""
     if not quiz.people:
         return film_score(
-            candidate, None, favorite_genres=frozenset(), ceiling=ceiling, today_year=today_year, weights=weights
+            candidate,
+            None,
+            favorite_genres=frozenset(),
+            ceiling=ceiling,
+            today_year=today_year,
+            popularity_lean=popularity_lean,
+            weights=weights,
         )
     return max(
         film_score(
@@ -315,6 +335,7 @@ def quiz_score(
             favorite_genres=favorite_genres[index] if index < len(favorite_genres) else frozenset(),
             ceiling=ceiling,
             today_year=today_year,
+            popularity_lean=popularity_lean,
             weights=weights,
         )
         for index, person in enumerate(quiz.people)

@@ -83,12 +83,15 @@ class StoredPick(msgspec.Struct, frozen=True):
 class UserMemory:
     """What a signed-in person told us: films to leave out (watched, not interested), films recommended
     to them recently (left out while enough other films qualify), films that missed the mood, and
-    liked films (anchors: films like them rank higher)."""
+    liked films (anchors: films like them rank higher), films they found close (weak anchors) and
+    their popularity preference (memory.popularity_lean: below 0 less-voted films, above 0 well-known)."""
 
     excluded_keys: frozenset[str]
     wrong_mood_keys: frozenset[str]
     recent_keys: frozenset[str] = frozenset()
     liked_movie_ids: tuple[int, ...] = ()
+    close_movie_ids: tuple[int, ...] = ()
+    popularity_lean: float = 0.0
 
     @classmethod
     def empty(cls) -> UserMemory:
@@ -159,3 +162,28 @@ class Favorite:
     movie_id: int | None = None
     tmdb_id: int | None = None
     exact: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryFilm:
+    """A film as the memory stores it: its key (canonical: ``tmdb:<id>`` when known) and what is shown."""
+
+    movie_key: str
+    name: str
+    year: int | None
+    tmdb_id: int | None = None
+    poster_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryEntry:
+    """One film of a person's durable memory. source_recommendation_id: the recommendation whose
+    feedback wrote it (None: the trainer did)."""
+
+    movie_key: str
+    name: str
+    year: int | None
+    poster_url: str | None
+    kind: str
+    updated_at: dt.datetime
+    source_recommendation_id: uuid.UUID | None

@@ -13,10 +13,19 @@ import asyncpg
 import msgspec
 import numpy as np
 
+from popchoice_common.recommendation.memory import (
+    FEEDBACK_MEMORY,
+    DeckFilm,
+    FeedbackKind,
+    InteractionKind,
+    popularity_lean,
+)
 from popchoice_common.recommendation.records import (
     RECOMMENDATION_COLUMNS,
     CandidateFilters,
     CandidateRow,
+    MemoryEntry,
+    MemoryFilm,
     MovieMatch,
     RecommendationRow,
     StoredPick,
@@ -261,8 +270,13 @@ async def shown_movie_keys(connection: asyncpg.Connection, recommendation_id: uu
 
 
 async def user_memory(connection: asyncpg.Connection, user_id: uuid.UUID, *, recent_days: int) -> UserMemory:
-    """Watched, not interested, feedback that rules a film out, films recommended recently, wrong-mood
-    films and liked films (those in the catalog, as anchors)."""
+    """What the pipeline applies of a person's memory (see memory.FEEDBACK_MEMORY): watched and not
+    interested films left out, films recommended recently, wrong-mood films, liked films (in the
+    catalog, as anchors), films found close (weak anchors) and the popularity preference.
+
+    Feedback reaches the memory through the rows it folded into user_movie_interactions, so a memory
+    entry the person removed stops applying whatever feedback once wrote it; close, too_obvious
+    and too_obscure are read from the feedback itself."""
     rows = await connection.fetch(
         """
         SELECT movie_key, 'exclude' AS effect, NULL::bigint AS movie_id FROM user_movie_interactions
@@ -283,9 +297,13 @@ async def user_memory(connection: asyncpg.Connection, user_id: uuid.UUID, *, rec
             ) AS film
             WHERE i.user_id = $1 AND i.kind = 'liked'
         UNION ALL
-        SELECT f.movie_key, CASE WHEN f.kind = 'wrong_mood' THEN 'wrong_mood' ELSE 'exclude' END, NULL
+        SELECT f.movie_key, 'close', coalesce(p.movie_id, (SELECT m.id FROM movies m WHERE m.tmdb_id = p.tmdb_id))
             FROM recommendation_feedback f
-            WHERE f.user_id = $1 AND f.kind IN ('already_watched', 'too_obvious', 'too_obscure', 'wrong_mood')
+            JOIN recommendation_movies p ON p.recommendation_id = f.recommendation_id AND p.movie_key = f.movie_key
+            WHERE f.user_id = $1 AND f.kind = 'close'
+        UNION ALL
+        SELECT movie_key, kind, NULL FROM recommendation_feedback
+            WHERE user_id = $1 AND kind IN ('too_obvious', 'too_obscure')
         UNION ALL
         SELECT m.movie_key, 'recent', NULL FROM recommendation_movies m
             JOIN recommendations r ON r.id = m.recommendation_id
@@ -298,7 +316,263 @@ async def user_memory(connection: asyncpg.Connection, user_id: uuid.UUID, *, rec
     wrong_mood = frozenset(row[0] for row in rows if row[1] == "wrong_mood")
     recent = frozenset(row[0] for row in rows if row[1] == "recent")
     liked = tuple(dict.fromkeys(row[2] for row in rows if row[1] == "liked"))
-    return UserMemory(excluded, wrong_mood - excluded, recent - excluded, liked)
+    close = tuple(
+        dict.fromkeys(row[2] for row in rows if row[1] == "close" and row[2] is not None and row[2] not in liked)
+    )
+    lean = popularity_lean(
+        sum(1 for row in rows if row[1] == "too_obvious"), sum(1 for row in rows if row[1] == "too_obscure")
+    )
+    return UserMemory(excluded, wrong_mood - excluded, recent - excluded, liked, close, lean)
+
+
+# ---------------------------------------------------------------------------------------------
+# The write side of the memory: the trainer's entries and feedback on picks (memory.FEEDBACK_MEMORY)
+
+_ENTRY_COLUMNS = "movie_key, movie_name, movie_year, poster_url, kind, updated_at, source_recommendation_id"
+
+
+async def catalog_film_by_key(executor: Executor, movie_key: str) -> MemoryFilm | None:
+    """The catalog film a movie key names (``tmdb:<id>``, or ``title:<normalised title>:<year or na>``),
+    under its canonical key."""
+    kind, _, rest = movie_key.partition(":")
+    if kind == "tmdb":
+        if not rest.isdigit() or len(rest) > 9:
+            return None
+        row = await executor.fetchrow(
+            "SELECT name, year, tmdb_id, poster_url FROM movies WHERE tmdb_id = $1", int(rest)
+        )
+    elif kind == "title" and ":" in rest:
+        title, _, year = rest.rpartition(":")
+        if year != "na" and not (year.isdigit() and len(year) <= 4):
+            return None
+        row = await executor.fetchrow(
+            "SELECT name, year, tmdb_id, poster_url FROM movies WHERE normalized_name = $1"
+            " AND year IS NOT DISTINCT FROM $2 ORDER BY tmdb_id IS NULL, id LIMIT 1",
+            title,
+            None if year == "na" else int(year),
+        )
+    else:
+        return None
+    if row is None:
+        return None
+    key = f"tmdb:{row['tmdb_id']}" if row["tmdb_id"] is not None else movie_key
+    return MemoryFilm(key, row["name"], row["year"], row["tmdb_id"], row["poster_url"])
+
+
+async def catalog_films(executor: Executor, movie_ids: Sequence[int]) -> dict[int, MemoryFilm]:
+    """Catalog films by id, as the memory stores them (under their canonical keys)."""
+    rows = await executor.fetch(
+        """
+        SELECT id, CASE WHEN tmdb_id IS NOT NULL THEN 'tmdb:' || tmdb_id
+                        ELSE 'title:' || normalized_name || ':' || coalesce(year::text, 'na') END,
+               name, year, tmdb_id, poster_url
+        FROM movies WHERE id = ANY($1::bigint[])
+        """,
+        list(movie_ids),
+    )
+    return {row[0]: MemoryFilm(*list(row.values())[1:]) for row in rows}
+
+
+async def picked_film(executor: Executor, user_id: uuid.UUID, movie_key: str) -> MemoryFilm | None:
+    """A film recommended to the person under this key (the most recent pick), for films not in the catalog."""
+    row = await executor.fetchrow(
+        """
+        SELECT p.name, p.year, p.tmdb_id, p.poster_url FROM recommendation_movies p
+        JOIN recommendations r ON r.id = p.recommendation_id
+        WHERE r.user_id = $1 AND p.movie_key = $2
+        ORDER BY p.created_at DESC LIMIT 1
+        """,
+        user_id,
+        movie_key,
+    )
+    if row is None:
+        return None
+    return MemoryFilm(movie_key, row["name"], row["year"], row["tmdb_id"], row["poster_url"])
+
+
+async def upsert_interaction(
+    connection: asyncpg.Connection,
+    user_id: uuid.UUID,
+    film: MemoryFilm,
+    kind: InteractionKind,
+    *,
+    source_recommendation_id: uuid.UUID | None = None,
+) -> MemoryEntry:
+    """Stores what the person said about a film: one row per person and film, the latest statement
+    wins (an idempotent upsert). source_recommendation_id: the recommendation whose feedback said it."""
+    row = await connection.fetchrow(
+        f"""
+        INSERT INTO user_movie_interactions
+            (user_id, movie_key, tmdb_id, movie_name, movie_year, poster_url, kind, source_recommendation_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT (user_id, movie_key) DO UPDATE SET
+            tmdb_id = EXCLUDED.tmdb_id, movie_name = EXCLUDED.movie_name, movie_year = EXCLUDED.movie_year,
+            poster_url = EXCLUDED.poster_url, kind = EXCLUDED.kind,
+            source_recommendation_id = EXCLUDED.source_recommendation_id
+        RETURNING {_ENTRY_COLUMNS}
+        """,
+        user_id,
+        film.movie_key,
+        film.tmdb_id,
+        film.name,
+        film.year,
+        film.poster_url,
+        kind,
+        source_recommendation_id,
+    )
+    return MemoryEntry(*row.values())
+
+
+async def delete_interaction(connection: asyncpg.Connection, user_id: uuid.UUID, movie_key: str) -> bool:
+    """Forgets what the person said about a film; False when nothing was stored."""
+    deleted = await connection.fetchval(
+        "DELETE FROM user_movie_interactions WHERE user_id = $1 AND movie_key = $2 RETURNING true", user_id, movie_key
+    )
+    return bool(deleted)
+
+
+async def memory_page(
+    executor: Executor, user_id: uuid.UUID, *, kind: str | None, limit: int, offset: int
+) -> list[MemoryEntry]:
+    """The person's memory, most recently changed first, optionally of one kind."""
+    rows = await executor.fetch(
+        f"""
+        SELECT {_ENTRY_COLUMNS} FROM user_movie_interactions
+        WHERE user_id = $1 AND ($2::text IS NULL OR kind = $2)
+        ORDER BY updated_at DESC, id DESC LIMIT $3 OFFSET $4
+        """,
+        user_id,
+        kind,
+        limit,
+        offset,
+    )
+    return [MemoryEntry(*row.values()) for row in rows]
+
+
+async def memory_kinds(executor: Executor, user_id: uuid.UUID, movie_keys: Sequence[str]) -> dict[str, str]:
+    """What the person said about each of these films (films they said nothing about are absent)."""
+    rows = await executor.fetch(
+        "SELECT movie_key, kind FROM user_movie_interactions WHERE user_id = $1 AND movie_key = ANY($2::text[])",
+        user_id,
+        list(movie_keys),
+    )
+    return {row["movie_key"]: row["kind"] for row in rows}
+
+
+async def memory_counts(executor: Executor, user_id: uuid.UUID) -> dict[str, int]:
+    """How many films of each kind the person's memory holds (the account page's counts)."""
+    rows = await executor.fetch(
+        "SELECT kind, count(*) FROM user_movie_interactions WHERE user_id = $1 GROUP BY kind", user_id
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+async def unrated_well_known_films(executor: Executor, user_id: uuid.UUID, *, limit: int) -> list[DeckFilm]:
+    """The most voted catalog films the person has said nothing about, best known first (the trainer's
+    deck is chosen among them with memory.varied_deck)."""
+    rows = await executor.fetch(
+        """
+        SELECT CASE WHEN m.tmdb_id IS NOT NULL THEN 'tmdb:' || m.tmdb_id
+                    ELSE 'title:' || m.normalized_name || ':' || coalesce(m.year::text, 'na') END AS movie_key,
+               m.name, m.year, m.poster_url,
+               ARRAY(SELECT g.name FROM movie_genres mg JOIN catalog_genres g ON g.tmdb_id = mg.genre_id
+                     WHERE mg.movie_id = m.id ORDER BY mg.genre_id) AS genres,
+               m.vote_count
+        FROM movies m
+        WHERE m.vote_count IS NOT NULL
+          AND NOT EXISTS (
+              SELECT 1 FROM user_movie_interactions i
+              WHERE i.user_id = $1
+                AND i.movie_key IN (
+                    'tmdb:' || m.tmdb_id, 'title:' || m.normalized_name || ':' || coalesce(m.year::text, 'na'))
+          )
+        ORDER BY m.vote_count DESC NULLS LAST, m.id
+        LIMIT $2
+        """,
+        user_id,
+        limit,
+    )
+    return [DeckFilm(row[0], row[1], row[2], row[3], tuple(row[4]), row[5]) for row in rows]
+
+
+async def pick_of(executor: Executor, recommendation_id: uuid.UUID, movie_key: str) -> MemoryFilm | None:
+    """The film of a recommendation's picks with this key (None: the recommendation did not show it)."""
+    row = await executor.fetchrow(
+        "SELECT name, year, tmdb_id, poster_url FROM recommendation_movies WHERE recommendation_id = $1"
+        " AND movie_key = $2 ORDER BY batch LIMIT 1",
+        recommendation_id,
+        movie_key,
+    )
+    if row is None:
+        return None
+    return MemoryFilm(movie_key, row["name"], row["year"], row["tmdb_id"], row["poster_url"])
+
+
+async def record_feedback(
+    connection: asyncpg.Connection,
+    recommendation_id: uuid.UUID,
+    user_id: uuid.UUID,
+    film: MemoryFilm,
+    kind: FeedbackKind,
+) -> InteractionKind | None:
+    """Stores feedback on a pick (one per recommendation and film: a new kind replaces the old) and
+    folds it into the durable memory (memory.FEEDBACK_MEMORY). What the replaced feedback wrote to
+    the memory, if nothing has changed it since, is taken back first. Returns the memory kind written.
+    Run it in a transaction: the feedback and the memory change together."""
+    previous: str | None = await connection.fetchval(
+        "SELECT kind FROM recommendation_feedback WHERE recommendation_id = $1 AND movie_key = $2 FOR UPDATE",
+        recommendation_id,
+        film.movie_key,
+    )
+    await connection.execute(
+        """
+        INSERT INTO recommendation_feedback (recommendation_id, user_id, movie_key, kind) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (recommendation_id, movie_key) DO UPDATE SET kind = EXCLUDED.kind, user_id = EXCLUDED.user_id
+        """,
+        recommendation_id,
+        user_id,
+        film.movie_key,
+        kind,
+    )
+    written = FEEDBACK_MEMORY[kind]
+    if previous is not None and (before := FEEDBACK_MEMORY.get(previous)) is not None and before != written:
+        await _take_back(connection, recommendation_id, user_id, film.movie_key, before)
+    if written is not None:
+        await upsert_interaction(connection, user_id, film, written, source_recommendation_id=recommendation_id)
+    return written
+
+
+async def delete_feedback(
+    connection: asyncpg.Connection, recommendation_id: uuid.UUID, user_id: uuid.UUID, movie_key: str
+) -> bool:
+    """Undoes feedback on a pick: the feedback row goes, and with it the memory entry it wrote if
+    that entry is still as the feedback left it (same kind, from this recommendation). An entry the
+    person has changed since (in the trainer, or by feedback on another recommendation) stays.
+    False when there was no such feedback. Run it in a transaction."""
+    kind: str | None = await connection.fetchval(
+        "DELETE FROM recommendation_feedback WHERE recommendation_id = $1 AND movie_key = $2 RETURNING kind",
+        recommendation_id,
+        movie_key,
+    )
+    if kind is None:
+        return False
+    written = FEEDBACK_MEMORY.get(kind)
+    if written is not None:
+        await _take_back(connection, recommendation_id, user_id, movie_key, written)
+    return True
+
+
+async def _take_back(
+    connection: asyncpg.Connection, recommendation_id: uuid.UUID, user_id: uuid.UUID, movie_key: str, kind: str
+) -> None:
+    await connection.execute(
+        "DELETE FROM user_movie_interactions WHERE user_id = $1 AND movie_key = $2 AND kind = $3"
+        " AND source_recommendation_id = $4",
+        user_id,
+        movie_key,
+        kind,
+        recommendation_id,
+    )
 
 
 async def match_movies(executor: Executor, embedding: np.ndarray, *, threshold: float, count: int) -> list[MovieMatch]:

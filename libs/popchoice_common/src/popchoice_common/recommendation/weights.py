@@ -10,7 +10,13 @@ A candidate's score is a weighted sum of terms that each lie in [0, 1] (see ``ra
   genre Jaccard between the film and the favourite film;
 - ``tone_fit``: how close the film's lightness is to the person's tone (1 without a tone);
 - ``rating``: the film's score out of 10, shrunk towards 6.5 when few people voted;
-- ``recency``: for an era that prefers recent years ("new"), how recent the film is within it.
+- ``recency``: for an era that prefers recent years ("new"), how recent the film is within it;
+- ``popularity``: the person's popularity preference (feedback too_obvious / too_obscure, in
+  (-1, 1), see ``memory.popularity_lean``) times how well known the film is (log of its votes,
+  rescaled to [-1, 1]): 0 for anyone who never said a pick was too obvious or too obscure.
+
+An anchor film the person only found ``close`` (feedback) is a weak anchor: the anchor term of a
+film nearest to it is ``close_anchor`` × its similarity to that film + the rest × its quiz term.
 
 ``wrong_mood`` is subtracted for a film the person marked as the wrong mood before. The diversity
 step (maximal marginal relevance) then trades ``diversity`` of each pick's score for its distance
@@ -32,6 +38,10 @@ class RankingWeights:
     tone_fit: float = 0.10
     rating: float = 0.10
     recency: float = 0.05
+    #: Times the popularity preference (-1..1) times the film's popularity (-1..1).
+    popularity: float = 0.15
+    #: The share of a weak ("close") anchor's similarity in the anchor term (a liked film's is 1).
+    close_anchor: float = 0.5
     #: Subtracted for a film the person marked wrong_mood.
     wrong_mood: float = 0.15
     #: Maximal marginal relevance: the weight of relevance against novelty (1 = relevance only).

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from popchoice_gateway.handlers import operations, recommendations
+from popchoice_gateway.handlers import feedback, memory, operations, recommendations
 
 router = APIRouter()
 router.include_router(recommendations.router)
+router.include_router(feedback.router)
+router.include_router(memory.router)
 router.include_router(operations.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
@@ -56,3 +57,12 @@ async def signed_in(who: AuthenticatedCaller) -> Caller:
 
 
 SignedIn = Annotated[Caller, Depends(signed_in)]
+
+
+async def signed_in_user(who: SignedIn) -> uuid.UUID:
+    """The id of the person the caller acts for (401 as SignedIn when none)."""
+    assert who.user_id is not None  # SignedIn refused a caller without one
+    return who.user_id
+
+
+SignedInUser = Annotated[uuid.UUID, Depends(signed_in_user)]
