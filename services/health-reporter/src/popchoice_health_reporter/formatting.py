@@ -1,12 +1,16 @@
-"""The health report as text (for people) or JSON (one object, for machines). No I/O here."""
+"""The health report as text (for people) or JSON (one object, for machines), and the console's chart
+geometry. No I/O here."""
 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from popchoice_common.streams.admin import MinuteCount
 from popchoice_health_reporter.report import DuplicateGroup, HealthReport, MovieRef, MovieSample, Sample
 
 
@@ -95,3 +99,75 @@ def format_text(report: HealthReport) -> str:
         if finding.count > len(finding.samples) and finding.samples:
             lines.append(f"    ... and {finding.count - len(finding.samples)} more")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One minute of the throughput chart, in the chart's own units (a 600 x 100 viewBox)."""
+
+    x: float
+    width: float
+    completed_height: float
+    failed_height: float
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThroughputChart:
+    bars: tuple[Bar, ...]
+    peak: int
+    completed: int
+    failed: int
+
+
+def throughput_bars(minutes: Sequence[MinuteCount], *, width: float = 600, height: float = 100) -> ThroughputChart:
+    """Per-minute counts as stacked bars (completed under failed), scaled to the busiest minute."""
+    peak = max((minute.completed + minute.failed for minute in minutes), default=0)
+    step = width / max(len(minutes), 1)
+    bars = []
+    for index, minute in enumerate(minutes):
+        scale = height / peak if peak else 0.0
+        moment = datetime.fromtimestamp(minute.minute_ms / 1000, tz=UTC).strftime("%H:%M")
+        bars.append(
+            Bar(
+                x=round(index * step, 2),
+                width=round(max(step - 1, 1), 2),
+                completed_height=round(minute.completed * scale, 2),
+                failed_height=round(minute.failed * scale, 2),
+                label=f"{moment} UTC: {minute.completed} completed, {minute.failed} failed",
+            )
+        )
+    return ThroughputChart(
+        bars=tuple(bars),
+        peak=peak,
+        completed=sum(minute.completed for minute in minutes),
+        failed=sum(minute.failed for minute in minutes),
+    )
+
+
+def duration_text(milliseconds: int | float | None) -> str:
+    """A duration for people: 850 ms, 12.3 s, 4 min 5 s, 3 h 2 min; empty for None."""
+    if milliseconds is None:
+        return ""
+    if milliseconds < 1000:
+        return f"{int(milliseconds)} ms"
+    seconds = milliseconds / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def ms_time_text(milliseconds: int | str | None) -> str:
+    """A Unix time in milliseconds as UTC, to the second; empty for None or blank."""
+    if milliseconds is None or milliseconds == "":
+        return ""
+    moment = datetime.fromtimestamp(int(milliseconds) / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def datetime_text(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment is not None else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import traceback
 from typing import Any
 
 import msgspec
@@ -12,7 +13,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from popchoice_common.errors import is_retryable
-from popchoice_common.logs import get_logger
+from popchoice_common.logs import get_logger, redact_text
 from popchoice_common.streams import metrics
 from popchoice_common.streams.jobs import now_ms
 from popchoice_common.streams.subscription import (
@@ -63,6 +64,7 @@ class Handling(WorkerCore):
             sub.deadlines[delivery.entry_id] = time.monotonic() + sub.policy.handler_timeout_ms / 1000
             sub.running[delivery.entry_id] = task
             error: str | None = None
+            trace = ""
             retryable = False
             try:
                 with structlog.contextvars.bound_contextvars(job_id=delivery.job_id, stream=sub.stream):
@@ -79,11 +81,12 @@ class Handling(WorkerCore):
             except Exception as exc:  # noqa: BLE001 - every handler failure is recorded, typed by retryability
                 self._handler_done(sub, delivery.entry_id)
                 error, retryable = describe_error(exc), is_retryable(exc)
+                trace = redact_text("".join(traceback.format_exception(exc)))[-4000:]
             else:
                 self._handler_done(sub, delivery.entry_id)
             if error is not None:
                 duration.observe(time.perf_counter() - started)
-                await self._record_failure(sub, delivery, error, retryable=retryable)
+                await self._record_failure(sub, delivery, error, retryable=retryable, trace=trace)
                 continue
             duration.observe(time.perf_counter() - started)
             processed.inc()
@@ -99,7 +102,9 @@ class Handling(WorkerCore):
         sub.running.pop(entry_id, None)
         sub.deadlines.pop(entry_id, None)
 
-    async def _record_failure(self, sub: Subscription[Any], delivery: Delivery, error: str, *, retryable: bool) -> None:
+    async def _record_failure(
+        self, sub: Subscription[Any], delivery: Delivery, error: str, *, retryable: bool, trace: str = ""
+    ) -> None:
         delay = sub.policy.retry_delay_ms(delivery.attempt)
         while True:
             try:
@@ -120,6 +125,7 @@ class Handling(WorkerCore):
                             delay,
                             self.retention.dead_seconds,
                             self.retention.dead_count,
+                            trace,
                         ]
                     )
                 )
