@@ -19,12 +19,13 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+import numpy as np
 import httpx
 import redis.asyncio as redis
 from playwright.async_api import async_playwright
 
 from popchoice_common.db.migrations import migrate
-from popchoice_common.db.pool import resolve_database_url
+from popchoice_common.db.pool import register_codecs, resolve_database_url
 from popchoice_common.events import (
     CATALOG_BACKFILL_MOVIE,
     CATALOG_SEED_MOVIE,
@@ -34,6 +35,8 @@ from popchoice_common.events import (
 from popchoice_common.settings import PopChoiceSettings
 from popchoice_common.streams import Publisher, StreamKeys, StreamPolicy, Worker, get_job
 from popchoice_common.testing.factories import insert_movie, link_genres, link_keywords, link_people
+from popchoice_common.testing.fake_tmdb import API_KEY as FAKE_TMDB_KEY
+from popchoice_common.testing.fake_tmdb import FakeTMDBServer, make_movie
 from popchoice_common.testing.provision import redis_server_url, with_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +72,7 @@ async def admin_sql(server_url: str, sql: str) -> None:
 
 async def plant_catalog(database_url: str) -> dict[str, int]:
     connection = await asyncpg.connect(database_url)
+    await register_codecs(connection)
     try:
         alien = await insert_movie(
             connection,
@@ -82,6 +86,8 @@ async def plant_catalog(database_url: str) -> dict[str, int]:
             tmdb_matched_at=None,
             score_rating=8.2,
             localized_name="Alien",
+            embedding=np.random.default_rng(348).random(384, dtype=np.float32),
+            model="hash-384",
         )
         await link_people(connection, alien, (1, "Sigourney Weaver", "cast"), (2, "Ridley Scott", "director"))
         await link_genres(connection, alien, (27, "Horror"), (878, "Science Fiction"))
@@ -165,6 +171,28 @@ async def main() -> None:
     prefix = f"console-screens-{uuid.uuid4().hex[:8]}:"
     keys = StreamKeys(prefix)
     process = None
+    # The review page asks TMDB for each candidate's runtime and overview: the library's fake TMDB answers
+    # (without posters: no image server here).
+    tmdb = FakeTMDBServer().start()
+    tmdb.state.add(
+        make_movie(
+            593,
+            "Solaris",
+            original_title="Солярис",
+            release_date="1972-03-20",
+            runtime=167,
+            poster_path=None,
+            overview="A psychologist is sent to a station orbiting a distant planet to find out what is wrong.",
+        ),
+        make_movie(
+            2103,
+            "Solaris",
+            release_date="2002-11-27",
+            runtime=99,
+            poster_path=None,
+            overview="A troubled psychologist is sent to investigate the crew of a space station.",
+        ),
+    )
     try:
         await migrate(database_url, ROOT / "db" / "init", model_id="hash-384", dimensions=384)
         ids = await plant_catalog(database_url)
@@ -180,7 +208,7 @@ async def main() -> None:
             "OPERATOR_AUTH_PASSWORD": PASSWORD,
             "LOG_LEVEL": "WARNING",
         }
-        env.pop("TMDB_API_KEY", None)
+        env.update(TMDB_API_KEY=FAKE_TMDB_KEY, TMDB_BASE_URL=tmdb.base_url)
         process = subprocess.Popen([sys.executable, "-m", "popchoice_health_reporter", "serve"], env=env)  # noqa: ASYNC220 - started once, before any page
         url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient() as http:
@@ -229,6 +257,7 @@ async def main() -> None:
             await client.delete(*keys_left)
         await client.aclose()
         await admin_sql(server_url, f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        tmdb.stop()
 
 
 if __name__ == "__main__":
