@@ -124,7 +124,8 @@ async def main(args: argparse.Namespace) -> None:
     try:
         started = time.perf_counter()
         await plant_streams(client, keys, streams, args.completed)
-        await plant_long_stream(client, keys, long_stream, args.entries)
+        if args.entries:
+            await plant_long_stream(client, keys, long_stream, args.entries)
         planted = time.perf_counter() - started
         async with fresh_database("popchoice_bench_console", model_id="hash-384", dimensions=384) as database_url:
             settings = HealthSettings(
@@ -157,6 +158,8 @@ async def main(args: argparse.Namespace) -> None:
                         ),
                         flush=True,
                     )
+                    if not args.entries:
+                        return
                     base = f"/streams/{long_stream}?state=queued"
                     first = [(await timed_get(http, base))[0] for _ in range(args.repeats)]
                     _, page = await timed_get(http, base)
@@ -196,7 +199,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--streams", type=int, default=49, help="streams besides the long one (default 49: 50 in all)")
     parser.add_argument("--completed", type=int, default=100_000)
-    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--entries", type=int, default=1_000_000, help="0: skip the paging benchmark")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--pages", type=int, default=50, help="Older pages followed from the newest")
     asyncio.run(main(parser.parse_args()))

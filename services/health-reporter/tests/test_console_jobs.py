@@ -81,7 +81,9 @@ async def test_a_dead_job_shows_its_payload_and_traceback_and_retries_under_an_o
             f"/streams/{CATALOG_SEED_MOVIE}/dead/{letter.id}/retry", headers=ALICE, data={"csrf_token": token}
         )
     assert "tmdb-seed:603:en-US" in listing.text
-    assert '"tmdb_id": 603' in html.unescape(detail.text) and "Traceback" in detail.text and "TMDB said no" in detail.text
+    assert (
+        '"tmdb_id": 603' in html.unescape(detail.text) and "Traceback" in detail.text and "TMDB said no" in detail.text
+    )
     async with db_pool.acquire() as connection:
         audit_id = await connection.fetchval("SELECT id FROM operator_audit WHERE action = 'job.retry'")
     assert retried.status_code == 303 and retried.headers["location"] == f"/jobs/op:{audit_id}?done={audit_id}"

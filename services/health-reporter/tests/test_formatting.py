@@ -147,16 +147,14 @@ def test_throughput_bars_scale_to_the_busiest_minute_and_stack_failures_on_top()
     minutes = [MinuteCount(0, 0, 0), MinuteCount(60_000, 30, 10), MinuteCount(120_000, 20, 0)]
     chart = throughput_bars(minutes, width=300, height=100)
     assert chart.peak == 40 and chart.completed == 50 and chart.failed == 10
-    busiest = chart.bars[1]
-    assert (busiest.completed_height, busiest.failed_height) == (75.0, 25.0)
-    assert chart.bars[2].completed_height == 50.0 and chart.bars[0].completed_height == 0
-    assert [bar.x for bar in chart.bars] == [0, 100, 200]
+    assert chart.completed_path == "M100.0 100v-75.0h99.0v75.0zM200.0 100v-50.0h99.0v50.0z"
+    assert chart.failed_path == "M100.0 25.0v-25.0h99.0v25.0z"
 
 
 def test_an_idle_hour_draws_no_bar():
-    """With nothing done in the hour every bar has zero height (no division by zero)."""
+    """With nothing done in the hour the chart has no bar (and no division by zero)."""
     chart = throughput_bars([MinuteCount(minute * 60_000, 0, 0) for minute in range(60)])
-    assert chart.peak == 0 and all(bar.completed_height == bar.failed_height == 0 for bar in chart.bars)
+    assert chart.peak == 0 and chart.completed_path == "" and chart.failed_path == ""
 
 
 @pytest.mark.parametrize(

@@ -102,19 +102,12 @@ def format_text(report: HealthReport) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Bar:
-    """One minute of the throughput chart, in the chart's own units (a 600 x 100 viewBox)."""
-
-    x: float
-    width: float
-    completed_height: float
-    failed_height: float
-    label: str
-
-
-@dataclass(frozen=True, slots=True)
 class ThroughputChart:
-    bars: tuple[Bar, ...]
+    """The last hour as two SVG paths in a 600 x 100 viewBox: one bar per minute, failures stacked on
+    completions, scaled to the busiest minute. Two paths per chart keep a 50-stream page small."""
+
+    completed_path: str
+    failed_path: str
     peak: int
     completed: int
     failed: int
@@ -124,21 +117,21 @@ def throughput_bars(minutes: Sequence[MinuteCount], *, width: float = 600, heigh
     """Per-minute counts as stacked bars (completed under failed), scaled to the busiest minute."""
     peak = max((minute.completed + minute.failed for minute in minutes), default=0)
     step = width / max(len(minutes), 1)
-    bars = []
+    bar = max(step - 1, 1)
+    scale = height / peak if peak else 0.0
+    completed_parts: list[str] = []
+    failed_parts: list[str] = []
     for index, minute in enumerate(minutes):
-        scale = height / peak if peak else 0.0
-        moment = datetime.fromtimestamp(minute.minute_ms / 1000, tz=UTC).strftime("%H:%M")
-        bars.append(
-            Bar(
-                x=round(index * step, 2),
-                width=round(max(step - 1, 1), 2),
-                completed_height=round(minute.completed * scale, 2),
-                failed_height=round(minute.failed * scale, 2),
-                label=f"{moment} UTC: {minute.completed} completed, {minute.failed} failed",
-            )
-        )
+        x = index * step
+        done = minute.completed * scale
+        failed = minute.failed * scale
+        if done:
+            completed_parts.append(f"M{x:.1f} {height:g}v{-done:.1f}h{bar:.1f}v{done:.1f}z")
+        if failed:
+            failed_parts.append(f"M{x:.1f} {height - done:.1f}v{-failed:.1f}h{bar:.1f}v{failed:.1f}z")
     return ThroughputChart(
-        bars=tuple(bars),
+        completed_path="".join(completed_parts),
+        failed_path="".join(failed_parts),
         peak=peak,
         completed=sum(minute.completed for minute in minutes),
         failed=sum(minute.failed for minute in minutes),

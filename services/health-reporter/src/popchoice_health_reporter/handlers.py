@@ -7,6 +7,7 @@ effect, carrying the audit row's id (``done``) so that page can say what happene
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -107,8 +108,8 @@ def _refresh(request: Request) -> int:
 
 
 async def _overview_context(console: Any) -> dict[str, Any]:
-    stats = await console.admin.stats()
-    charts = {item.stream: throughput_bars(await console.admin.throughput(item.stream)) for item in stats}
+    stats, minutes = await asyncio.gather(console.admin.stats(), console.admin.throughput_of(console.admin.streams))
+    charts = {stream: throughput_bars(counts) for stream, counts in minutes.items()}
     return {"stats": stats, "charts": charts, "now_ms": int(datetime.now(UTC).timestamp() * 1000)}
 
 

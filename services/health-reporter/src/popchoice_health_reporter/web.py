@@ -181,9 +181,7 @@ def render(request: Request, template: str, context: dict[str, object], *, statu
     return TEMPLATES.TemplateResponse(request, template, {**base, **context}, status_code=status_code)
 
 
-def _error_response(
-    request: Request, status_code: int, message: str, headers: Mapping[str, str] | None
-) -> Response:
+def _error_response(request: Request, status_code: int, message: str, headers: Mapping[str, str] | None) -> Response:
     wants_html = "text/html" in request.headers.get("accept", "") and status_code not in (401, 429)
     if wants_html and getattr(request.state, "operator", None):
         response: Response = render(

@@ -208,19 +208,37 @@ class StreamsAdmin:
             raise KeyError(f"unknown stream {stream!r}; known: {', '.join(self.streams)}")
 
     async def stats(self, streams: Iterable[str] | None = None) -> list[StreamStats]:
-        """Length, groups, consumers (with idle time), pending, lag, oldest pending age and counters."""
-        result = []
-        for stream in streams or self.streams:
+        """Length, groups, consumers (with idle time), pending, lag, oldest pending age and counters.
+
+        Two round trips whatever the number of streams: one pipeline reads every stream's figures and
+        groups, a second the pending summary and consumers of every group.
+        """
+        names = list(streams or self.streams)
+        for stream in names:
             self._check(stream)
-            key = self.keys.stream(stream)
-            async with self.client.pipeline(transaction=False) as pipe:
-                pipe.xlen(key)
+        async with self.client.pipeline(transaction=False) as pipe:
+            for stream in names:
+                pipe.xlen(self.keys.stream(stream))
                 pipe.exists(self.keys.paused(stream))
                 pipe.xlen(self.keys.dead(stream))
                 pipe.zcard(self.keys.delayed(stream))
                 pipe.hgetall(self.keys.counters(stream))
                 pipe.zcard(self.keys.completed_index(stream))
-                length, paused, dead, delayed, counters, completed = await pipe.execute()
+                pipe.xinfo_groups(self.keys.stream(stream))
+            replies = await pipe.execute(raise_on_error=False)
+        per_stream = 7
+        groups_of: dict[str, list[dict[str, Any]]] = {}
+        for index, stream in enumerate(names):
+            groups = replies[index * per_stream + 6]
+            groups_of[stream] = [] if isinstance(groups, Exception) else list(groups)
+        details = await self._group_details(groups_of)
+        result = []
+        for index, stream in enumerate(names):
+            length, paused, dead, delayed, counters, completed, _ = replies[
+                index * per_stream : (index + 1) * per_stream
+            ]
+            if isinstance(length, Exception):
+                raise length
             result.append(
                 StreamStats(
                     stream=stream,
@@ -229,40 +247,59 @@ class StreamsAdmin:
                     dead_letters=dead,
                     delayed=delayed,
                     counters={_text(name): int(value) for name, value in counters.items()},
-                    groups=await self._groups(key),
+                    groups=details[stream],
                     completed=completed,
                 )
             )
         return result
+
+    async def _group_details(self, groups_of: dict[str, list[dict[str, Any]]]) -> dict[str, list[GroupStats]]:
+        calls: list[tuple[str, str, str]] = []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for stream, groups in groups_of.items():
+                key = self.keys.stream(stream)
+                for group in groups:
+                    name = _text(group["name"])
+                    if group["pending"]:
+                        pipe.xpending(key, name)
+                        calls.append((stream, name, "pending"))
+                    pipe.xinfo_consumers(key, name)
+                    calls.append((stream, name, "consumers"))
+            replies = await pipe.execute(raise_on_error=False) if calls else []
+        found: dict[tuple[str, str, str], Any] = {
+            call: reply for call, reply in zip(calls, replies, strict=True) if not isinstance(reply, Exception)
+        }
+        now = now_ms()
+        out: dict[str, list[GroupStats]] = {}
+        for stream, groups in groups_of.items():
+            out[stream] = []
+            for group in groups:
+                name = _text(group["name"])
+                summary = found.get((stream, name, "pending"))
+                oldest = now - entry_time_ms(_text(summary["min"])) if summary and summary.get("min") else None
+                consumers = [
+                    ConsumerStats(_text(consumer["name"]), consumer["pending"], consumer["idle"])
+                    for consumer in found.get((stream, name, "consumers"), [])
+                ]
+                out[stream].append(
+                    GroupStats(
+                        name=name,
+                        pending=group["pending"],
+                        lag=group.get("lag"),
+                        last_delivered_id=_text(group["last-delivered-id"]),
+                        oldest_pending_age_ms=oldest,
+                        consumers=consumers,
+                    )
+                )
+        return out
 
     async def _groups(self, key: str) -> list[GroupStats]:
         try:
             groups = await self.client.xinfo_groups(key)
         except ResponseError:
             return []
-        now = now_ms()
-        out = []
-        for group in groups:
-            name = _text(group["name"])
-            oldest = None
-            if group["pending"]:
-                summary = await self.client.xpending(key, name)
-                oldest = now - entry_time_ms(_text(summary["min"]))
-            consumers = [
-                ConsumerStats(_text(consumer["name"]), consumer["pending"], consumer["idle"])
-                for consumer in await self.client.xinfo_consumers(key, name)
-            ]
-            out.append(
-                GroupStats(
-                    name=name,
-                    pending=group["pending"],
-                    lag=group.get("lag"),
-                    last_delivered_id=_text(group["last-delivered-id"]),
-                    oldest_pending_age_ms=oldest,
-                    consumers=consumers,
-                )
-            )
-        return out
+        stream = key[len(self.keys.prefix) :]
+        return (await self._group_details({stream: list(groups)}))[stream]
 
     async def dead_letters(self, stream: str, *, count: int = 50, after: str = "-") -> list[DeadLetter]:
         """Dead letters oldest first, up to count, starting after the given id."""
@@ -334,6 +371,27 @@ class StreamsAdmin:
             MinuteCount(minute * 60_000, counts.get(f"c:{minute}", 0), counts.get(f"f:{minute}", 0))
             for minute in range(current - minutes + 1, current + 1)
         ]
+
+    async def throughput_of(
+        self, streams: Iterable[str], *, minutes: int = 60, now: int | None = None
+    ) -> dict[str, list[MinuteCount]]:
+        """:meth:`throughput` of many streams in one round trip."""
+        names = list(streams)
+        for stream in names:
+            self._check(stream)
+        async with self.client.pipeline(transaction=False) as pipe:
+            for stream in names:
+                pipe.hgetall(self.keys.throughput(stream))
+            replies = await pipe.execute()
+        current = (now if now is not None else now_ms()) // 60_000
+        out = {}
+        for stream, raw in zip(names, replies, strict=True):
+            counts = {_text(name): int(value) for name, value in raw.items()}
+            out[stream] = [
+                MinuteCount(minute * 60_000, counts.get(f"c:{minute}", 0), counts.get(f"f:{minute}", 0))
+                for minute in range(current - minutes + 1, current + 1)
+            ]
+        return out
 
     async def job(self, job_id: str) -> JobDetail | None:
         """The job's stored state, payload and failures, or None when unknown (or past its retention)."""
