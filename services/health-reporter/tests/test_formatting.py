@@ -147,8 +147,8 @@ def test_throughput_bars_scale_to_the_busiest_minute_and_stack_failures_on_top()
     minutes = [MinuteCount(0, 0, 0), MinuteCount(60_000, 30, 10), MinuteCount(120_000, 20, 0)]
     chart = throughput_bars(minutes, width=300, height=100)
     assert chart.peak == 40 and chart.completed == 50 and chart.failed == 10
-    assert chart.completed_path == "M100.0 100v-75.0h99.0v75.0zM200.0 100v-50.0h99.0v50.0z"
-    assert chart.failed_path == "M100.0 25.0v-25.0h99.0v25.0z"
+    assert chart.completed_path == "M100 100v-75.0h99v75.0zM200 100v-50.0h99v50.0z"
+    assert chart.failed_path == "M100 25.0v-25.0h99v25.0z"
 
 
 def test_an_idle_hour_draws_no_bar():

@@ -113,22 +113,22 @@ class ThroughputChart:
     failed: int
 
 
-def throughput_bars(minutes: Sequence[MinuteCount], *, width: float = 600, height: float = 100) -> ThroughputChart:
+def throughput_bars(minutes: Sequence[MinuteCount], *, width: int = 600, height: int = 100) -> ThroughputChart:
     """Per-minute counts as stacked bars (completed under failed), scaled to the busiest minute."""
-    peak = max((minute.completed + minute.failed for minute in minutes), default=0)
-    step = width / max(len(minutes), 1)
+    peak = max((done + failed for _, done, failed in minutes), default=0)
+    step = width // max(len(minutes), 1)
     bar = max(step - 1, 1)
     scale = height / peak if peak else 0.0
     completed_parts: list[str] = []
     failed_parts: list[str] = []
-    for index, minute in enumerate(minutes):
-        x = index * step
-        done = minute.completed * scale
-        failed = minute.failed * scale
+    for index, (_, done, failed) in enumerate(minutes):
         if done:
-            completed_parts.append(f"M{x:.1f} {height:g}v{-done:.1f}h{bar:.1f}v{done:.1f}z")
+            tall = round(done * scale, 1)
+            completed_parts.append(f"M{index * step} {height}v-{tall}h{bar}v{tall}z")
         if failed:
-            failed_parts.append(f"M{x:.1f} {height - done:.1f}v{-failed:.1f}h{bar:.1f}v{failed:.1f}z")
+            top = round(height - done * scale, 1)
+            tall = round(failed * scale, 1)
+            failed_parts.append(f"M{index * step} {top}v-{tall}h{bar}v{tall}z")
     return ThroughputChart(
         completed_path="".join(completed_parts),
         failed_path="".join(failed_parts),

@@ -7,7 +7,6 @@ effect, carrying the audit row's id (``done``) so that page can say what happene
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -108,8 +107,9 @@ def _refresh(request: Request) -> int:
 
 
 async def _overview_context(console: Any) -> dict[str, Any]:
-    stats, minutes = await asyncio.gather(console.admin.stats(), console.admin.throughput_of(console.admin.streams))
-    charts = {stream: throughput_bars(counts) for stream, counts in minutes.items()}
+    overview = await console.admin.overview()
+    stats = [item for item, _ in overview]
+    charts = {item.stream: throughput_bars(counts) for item, counts in overview}
     return {"stats": stats, "charts": charts, "now_ms": int(datetime.now(UTC).timestamp() * 1000)}
 
 

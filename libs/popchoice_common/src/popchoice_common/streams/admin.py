@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import redis.asyncio as redis
 from redis.exceptions import ResponseError
@@ -180,8 +180,9 @@ class JobDetail:
         return self.fields.get("state", "")
 
 
-@dataclass(frozen=True, slots=True)
-class MinuteCount:
+class MinuteCount(NamedTuple):
+    """Jobs completed and failed in the minute starting at minute_ms (a tuple: the overview makes thousands)."""
+
     minute_ms: int
     completed: int
     failed: int
@@ -202,53 +203,51 @@ class StreamsAdmin:
         self._retry_dead = client.register_script(scripts.RETRY_DEAD)
         self._retry_dead_as = client.register_script(scripts.RETRY_DEAD_AS)
         self._run_now = client.register_script(scripts.RUN_NOW)
+        self._overview = client.register_script(scripts.STREAM_OVERVIEW)
 
     def _check(self, stream: str) -> None:
         if stream not in self.streams:
             raise KeyError(f"unknown stream {stream!r}; known: {', '.join(self.streams)}")
 
     async def stats(self, streams: Iterable[str] | None = None) -> list[StreamStats]:
-        """Length, groups, consumers (with idle time), pending, lag, oldest pending age and counters.
+        """Length, groups, consumers (with idle time), pending, lag, oldest pending age and counters."""
+        return [stats for stats, _ in await self.overview(streams)]
 
-        Two round trips whatever the number of streams: one pipeline reads every stream's figures and
-        groups, a second the pending summary and consumers of every group.
-        """
+    async def overview(
+        self, streams: Iterable[str] | None = None, *, minutes: int = 60, now: int | None = None
+    ) -> list[tuple[StreamStats, list[MinuteCount]]]:
+        """Each stream's stats and its last ``minutes`` of throughput, in one round trip whatever the
+        number of streams (one read-only script call per stream, pipelined)."""
         names = list(streams or self.streams)
         for stream in names:
             self._check(stream)
-        async with self.client.pipeline(transaction=False) as pipe:
-            for stream in names:
-                pipe.xlen(self.keys.stream(stream))
-                pipe.exists(self.keys.paused(stream))
-                pipe.xlen(self.keys.dead(stream))
-                pipe.zcard(self.keys.delayed(stream))
-                pipe.hgetall(self.keys.counters(stream))
-                pipe.zcard(self.keys.completed_index(stream))
-                pipe.xinfo_groups(self.keys.stream(stream))
-            replies = await pipe.execute(raise_on_error=False)
-        per_stream = 7
-        groups_of: dict[str, list[dict[str, Any]]] = {}
-        for index, stream in enumerate(names):
-            groups = replies[index * per_stream + 6]
-            groups_of[stream] = [] if isinstance(groups, Exception) else list(groups)
-        details = await self._group_details(groups_of)
+        pipeline = scripts.ScriptPipeline(self.client)
+        for stream in names:
+            pipeline.call(self._overview, [self.keys.prefix, stream])
+        replies = await pipeline.execute()
+        moment = now if now is not None else now_ms()
+        current = moment // 60_000
+        span = [(minute * 60_000, f"c:{minute}", f"f:{minute}") for minute in range(current - minutes + 1, current + 1)]
         result = []
-        for index, stream in enumerate(names):
-            length, paused, dead, delayed, counters, completed, _ = replies[
-                index * per_stream : (index + 1) * per_stream
-            ]
-            if isinstance(length, Exception):
-                raise length
+        for stream, reply in zip(names, replies, strict=True):
+            length, paused, dead, delayed, completed, counters, throughput, groups = reply
+            counts = _pairs(throughput)
             result.append(
-                StreamStats(
-                    stream=stream,
-                    length=length,
-                    paused=bool(paused),
-                    dead_letters=dead,
-                    delayed=delayed,
-                    counters={_text(name): int(value) for name, value in counters.items()},
-                    groups=details[stream],
-                    completed=completed,
+                (
+                    StreamStats(
+                        stream=stream,
+                        length=length,
+                        paused=bool(paused),
+                        dead_letters=dead,
+                        delayed=delayed,
+                        counters={name: int(value) for name, value in _pairs(counters).items()},
+                        groups=[_group_stats(group, moment) for group in groups],
+                        completed=completed,
+                    ),
+                    [
+                        MinuteCount(start, int(counts.get(done, 0)), int(counts.get(failed, 0)))
+                        for start, done, failed in span
+                    ],
                 )
             )
         return result
@@ -363,33 +362,26 @@ class StreamsAdmin:
 
     async def throughput(self, stream: str, *, minutes: int = 60, now: int | None = None) -> list[MinuteCount]:
         """Jobs completed and failed per minute over the last ``minutes`` minutes, oldest first."""
-        self._check(stream)
-        raw: Any = await self.client.hgetall(self.keys.throughput(stream))
-        counts = {_text(name): int(value) for name, value in raw.items()}
-        current = (now if now is not None else now_ms()) // 60_000
-        return [
-            MinuteCount(minute * 60_000, counts.get(f"c:{minute}", 0), counts.get(f"f:{minute}", 0))
-            for minute in range(current - minutes + 1, current + 1)
-        ]
+        return (await self.throughput_of([stream], minutes=minutes, now=now))[stream]
 
     async def throughput_of(
         self, streams: Iterable[str], *, minutes: int = 60, now: int | None = None
     ) -> dict[str, list[MinuteCount]]:
-        """:meth:`throughput` of many streams in one round trip."""
+        """:meth:`throughput` of many streams in one round trip (one HGETALL each: at most two hours of fields)."""
         names = list(streams)
         for stream in names:
             self._check(stream)
+        current = (now if now is not None else now_ms()) // 60_000
+        span = range(current - minutes + 1, current + 1)
+        wanted = [(minute * 60_000, f"c:{minute}".encode(), f"f:{minute}".encode()) for minute in span]
         async with self.client.pipeline(transaction=False) as pipe:
             for stream in names:
                 pipe.hgetall(self.keys.throughput(stream))
             replies = await pipe.execute()
-        current = (now if now is not None else now_ms()) // 60_000
         out = {}
         for stream, raw in zip(names, replies, strict=True):
-            counts = {_text(name): int(value) for name, value in raw.items()}
             out[stream] = [
-                MinuteCount(minute * 60_000, counts.get(f"c:{minute}", 0), counts.get(f"f:{minute}", 0))
-                for minute in range(current - minutes + 1, current + 1)
+                MinuteCount(start, int(raw.get(done, 0)), int(raw.get(failed, 0))) for start, done, failed in wanted
             ]
         return out
 
@@ -596,6 +588,26 @@ class StreamsAdmin:
         rows = await self._rows([job_id for _, job_id in page], [entry_id for entry_id, _ in page], "active")
         next_cursor = str(offset + limit) if offset + limit < len(entries) else None
         return JobPage(stream, "active", rows, len(entries), next_cursor)
+
+
+def _pairs(flat: list[Any]) -> dict[str, Any]:
+    return {_text(flat[index]): flat[index + 1] for index in range(0, len(flat), 2)}
+
+
+def _group_stats(reply: list[Any], now: int) -> GroupStats:
+    name, pending, lag, last_delivered, oldest, consumers = reply
+    oldest_id = _text(oldest)
+    return GroupStats(
+        name=_text(name),
+        pending=int(pending),
+        lag=None if int(lag) < 0 else int(lag),
+        last_delivered_id=_text(last_delivered),
+        oldest_pending_age_ms=now - entry_time_ms(oldest_id) if oldest_id else None,
+        consumers=[
+            ConsumerStats(_text(consumers[index]), int(consumers[index + 1]), int(consumers[index + 2]))
+            for index in range(0, len(consumers), 3)
+        ],
+    )
 
 
 def _glob_escape(text: str) -> str:

@@ -341,6 +341,50 @@ return id
 """
 
 
+# ARGV: prefix, name. What the dashboard shows of one stream, in one call (a pipeline of these serves
+# every stream in one round trip): length, paused, dead letters, delayed, completed, the counters and the
+# throughput hash (flat), then per group: name, pending, lag, last-delivered id, oldest pending id,
+# and its consumers flat (name, pending, idle). Read only.
+STREAM_OVERVIEW = """
+local prefix, name = ARGV[1], ARGV[2]
+local stream = prefix .. name
+local out = {
+  redis.call('XLEN', stream),
+  redis.call('EXISTS', prefix .. name .. ':paused'),
+  redis.call('XLEN', prefix .. name .. ':dead'),
+  redis.call('ZCARD', prefix .. name .. ':delayed'),
+  redis.call('ZCARD', prefix .. name .. ':completed'),
+  redis.call('HGETALL', prefix .. name .. ':counters'),
+  redis.call('HGETALL', prefix .. name .. ':throughput'),
+}
+local groups = {}
+if redis.call('EXISTS', stream) == 1 then
+  for _, info in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+    local group = {}
+    for i = 1, #info, 2 do group[info[i]] = info[i + 1] end
+    local oldest = ''
+    if tonumber(group['pending']) > 0 then
+      local summary = redis.call('XPENDING', stream, group['name'])
+      oldest = summary[2] or ''
+    end
+    local consumers = {}
+    for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', stream, group['name'])) do
+      local fields = {}
+      for i = 1, #consumer, 2 do fields[consumer[i]] = consumer[i + 1] end
+      consumers[#consumers + 1] = fields['name']
+      consumers[#consumers + 1] = fields['pending']
+      consumers[#consumers + 1] = fields['idle']
+    end
+    local lag = group['lag']
+    if lag == nil or lag == false then lag = -1 end
+    groups[#groups + 1] = {group['name'], group['pending'], lag, group['last-delivered-id'], oldest, consumers}
+  end
+end
+out[#out + 1] = groups
+return out
+"""
+
+
 class ScriptPipeline:
     """Script calls (and plain commands) sent together in one round trip, scripts by SHA.
 
