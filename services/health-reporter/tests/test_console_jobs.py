@@ -201,3 +201,26 @@ async def test_workers_lists_consumers_per_service_and_stream(settings, redis_cl
     async with running_console(settings) as (client, _):
         response = await client.get("/workers", headers=ALICE)
     assert "catalog-seeder" in response.text and "host-123" in response.text
+
+
+async def test_the_viewer_chooses_the_auto_refresh_interval(settings):
+    """?refresh=15 makes the streams table poll its partial every 15 s; off (the default) does not poll;
+    the partial is the table alone."""
+    async with running_console(settings) as (client, _):
+        polling = await client.get("/?refresh=15", headers=ALICE)
+        still = await client.get("/", headers=ALICE)
+        partial = await client.get("/partials/overview", headers=ALICE)
+    assert 'hx-get="/partials/overview" hx-trigger="every 15s"' in polling.text
+    assert 'hx-trigger="every' not in still.text
+    assert partial.status_code == 200 and "<table" in partial.text and "<html" not in partial.text
+
+
+async def test_unknown_streams_and_states_are_refused_with_a_reason(settings):
+    """A stream no event has answers 404, an unknown job state 422, each saying why."""
+    async with running_console(settings) as (client, _):
+        unknown = await client.get("/streams/no.such-stream", headers=ALICE)
+        bad_state = await client.get(f"/streams/{CATALOG_SEED_MOVIE}?state=sleeping", headers=ALICE)
+        missing_job = await client.get("/jobs/never:was", headers=ALICE)
+    assert unknown.status_code == 404 and "no.such-stream" in unknown.text
+    assert bad_state.status_code == 422 and "state" in bad_state.text
+    assert missing_job.status_code == 404
