@@ -24,9 +24,9 @@ from popchoice_health_reporter.service import ReportOptions, build_report
 from popchoice_health_reporter.web import (
     PACKAGE_DIR,
     ActorDep,
+    Console,
     ConsoleDep,
     FormDep,
-    OperatorDep,
     render,
     require_operator,
 )
@@ -60,7 +60,7 @@ def _done(url: str, result: ActionResult) -> RedirectResponse:
     return RedirectResponse(f"{url}{separator}done={result.audit_id}", status_code=303)
 
 
-async def _notice(console: Any, request: Request) -> dict[str, Any] | None:
+async def _notice(console: Console, request: Request) -> dict[str, Any] | None:
     done = request.query_params.get("done", "")
     if not done.isdigit():
         return None
@@ -71,7 +71,7 @@ async def _notice(console: Any, request: Request) -> dict[str, Any] | None:
     return {**dict(row), "after": json.loads(row["after"]) if row["after"] else None}
 
 
-def _known_stream(console: Any, stream: str) -> str:
+def _known_stream(console: Console, stream: str) -> str:
     if stream not in console.admin.streams:
         raise HTTPException(status_code=404, detail=f"Unknown stream {stream!r}.")
     return stream
@@ -106,7 +106,7 @@ def _refresh(request: Request) -> int:
     return int(value) if value.isdigit() and int(value) in REFRESH_CHOICES else 0
 
 
-async def _overview_context(console: Any) -> dict[str, Any]:
+async def _overview_context(console: Console) -> dict[str, Any]:
     overview = await console.admin.overview()
     stats = [item for item, _ in overview]
     charts = {item.stream: throughput_bars(counts) for item, counts in overview}
@@ -422,7 +422,7 @@ async def repair_reseed(console: ConsoleDep, actor: ActorDep) -> Response:
 
 
 @router.get("/audit")
-async def audit(request: Request, console: ConsoleDep, operator: OperatorDep) -> Response:
+async def audit(request: Request, console: ConsoleDep) -> Response:
     """The last operator actions: who, when, what, on what, before and after."""
     async with console.pool.acquire() as connection:
         rows = await repository.recent_audit(connection, limit=200)
