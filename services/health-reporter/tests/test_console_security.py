@@ -10,7 +10,7 @@ from popchoice_common.streams import StreamKeys
 from popchoice_health_reporter.config import HealthSettings
 from popchoice_health_reporter.security import Operators
 
-from .console_helpers import ALICE, BOB, basic, console_settings, csrf_token_of, running_console
+from .console_helpers import ALICE, ALICE_PASSWORD, BOB, basic, console_settings, csrf_token_of, running_console
 
 
 @pytest.fixture
@@ -153,3 +153,14 @@ def test_the_single_username_and_password_pair_is_one_operator():
     operators, generated = Operators.from_settings(settings)
     assert generated is None
     assert operators.verify("ops", "a long secret") and not operators.verify("ops", "a long secreT")
+
+
+async def test_a_failed_sign_in_is_logged_without_the_password(settings, capsys):
+    """The failure is logged with the client address; neither the tried password nor a real one appears."""
+    async with running_console(settings) as (client, _):
+        await client.get("/", headers=basic("alice", "tried-secret-1234"))
+        await client.get("/", headers=ALICE)
+    output = capsys.readouterr()
+    logged = output.out + output.err
+    assert "operator_sign_in_failed" in logged and "203.0.113.7" in logged
+    assert "tried-secret-1234" not in logged and ALICE_PASSWORD not in logged
