@@ -10,7 +10,7 @@ PYTEST_WORKERS ?= 2
 
 .PHONY: help install demo test lint migrate seed calibrate db-start db-stop jobs asyncapi \
         bench-seed bench-streams bench-tmdb bench-recommend bench-vector bench-relevance gateway recommender catalog-seeder discovery discovery-enqueue \
-        backfill backfill-enqueue health clean
+        backfill backfill-enqueue health console console-screenshots bench-console clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -92,6 +92,15 @@ backfill-enqueue: $(STAMP) ## enqueue a catalog.backfill-movie job per candidate
 
 health: $(STAMP) ## the catalog health report (CATALOG_HEALTH_FORMAT text|json; popchoice-health --fail-on ...)
 	$(BIN)/popchoice-health
+
+console: $(STAMP) ## the operator console on OPERATOR_CONSOLE_HOST:OPERATOR_CONSOLE_PORT (popchoice-health serve; REDIS_URL)
+	$(BIN)/popchoice-health serve
+
+console-screenshots: $(STAMP) ## screenshots of the console's main pages into docs/screenshots (headless Debian chromium)
+	$(BIN)/python scripts/console_screenshots.py
+
+bench-console: $(STAMP) ## console benchmark: overview with 50 streams and 100,000 completed jobs; paging 1,000,000 entries
+	$(BIN)/python bench/console/run.py
 
 bench-recommend: $(STAMP) ## recommendation benchmark: 10,000 films, 50 clients, POST to result through the services
 	$(BIN)/python bench/recommend/run.py

@@ -12,8 +12,14 @@ from popchoice_catalog_seeder.config import SeederSettings
 from popchoice_catalog_seeder.service import seed_movies_file
 from popchoice_common.bootstrap import Resources
 from popchoice_common.catalog.identity import movie_key
-from popchoice_common.events import CATALOG_SEED_MOVIE, MOVIE_SEED_REQUESTED, MovieSeedRequested, SeedMovieRequested
-from popchoice_common.streams import Publisher, StreamKeys, Worker
+from popchoice_common.events import (
+    CATALOG_SEED_MOVIE,
+    MOVIE_SEED_REQUESTED,
+    CuratedReseedRequested,
+    MovieSeedRequested,
+    SeedMovieRequested,
+)
+from popchoice_common.streams import Publisher, StreamKeys, Worker, get_job
 from popchoice_common.testing.factories import insert_interaction, insert_user
 from popchoice_common.testing.fake_tmdb import API_KEY, make_movie
 from popchoice_common.tmdb import RedisRateLimiter, TMDBClient
@@ -104,3 +110,29 @@ async def test_a_jit_seed_links_the_curated_film_and_its_memory_follows(
     assert [tuple(row) for row in rows] == [("WALL-E", 10681, "curated_seed", "recommendation")]
     memory = await resources.pool.fetchrow("SELECT movie_key, tmdb_id FROM user_movie_interactions")
     assert tuple(memory) == ("tmdb:10681", 10681)
+
+
+async def test_an_operators_reseed_job_seeds_the_curated_file_again(resources, key_prefix, movies_file):
+    """A catalog.reseed-curated job runs the curated seed on MOVIES_FILE_PATH; a second one adds nothing."""
+    path = movies_file(
+        "Heat: 1995 | R | 2h 50m | 8.3 rating\nA detective hunts a crew of professional thieves in Los Angeles."
+    )
+    resources.settings = resources.settings.model_copy(update={"movies_file_path": path})
+    keys = StreamKeys(key_prefix)
+    for audit_id in (1, 2):
+        await resources.publisher.publish(CuratedReseedRequested(job_id=f"op:{audit_id}"))
+        worker = Worker(resources.redis, service="catalog-seeder", keys=keys, consumer="s", block_ms=50)
+        handlers.register(worker, resources)
+        task = asyncio.create_task(worker.run(install_signal_handlers=False))
+        try:
+            for _ in range(200):
+                job = await get_job(resources.redis, keys, f"op:{audit_id}")
+                if job is not None and job.state in ("completed", "dead"):
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            worker.stop()
+            await task
+        assert job is not None and job.state == "completed"
+    rows = await resources.pool.fetch("SELECT name, year, source FROM movies")
+    assert [tuple(row) for row in rows] == [("Heat", 1995, "curated_seed")]

@@ -1,7 +1,10 @@
 import json
 from datetime import UTC, datetime
 
-from popchoice_health_reporter.formatting import format_json, format_text
+import pytest
+
+from popchoice_common.streams.admin import MinuteCount
+from popchoice_health_reporter.formatting import duration_text, format_json, format_text, throughput_bars
 from popchoice_health_reporter.report import (
     CatalogSummary,
     DuplicateGroup,
@@ -137,3 +140,27 @@ def test_json_writes_timestamps_as_iso_8601():
     finding = Finding("stale_tmdb_metadata", "stale", 1, (movie_sample(1, "tmdb_metadata_refreshed_at", refreshed),))
     (sample,) = json.loads(format_json(make_report(finding)))["findings"][0]["samples"]
     assert sample["tmdb_metadata_refreshed_at"] == "2024-01-02T03:04:05+00:00"
+
+
+def test_throughput_bars_scale_to_the_busiest_minute_and_stack_failures_on_top():
+    """The busiest minute fills the chart's height; a minute's failed share sits above its completed share."""
+    minutes = [MinuteCount(0, 0, 0), MinuteCount(60_000, 30, 10), MinuteCount(120_000, 20, 0)]
+    chart = throughput_bars(minutes, width=300, height=100)
+    assert chart.peak == 40 and chart.completed == 50 and chart.failed == 10
+    assert chart.completed_path == "M100 100v-75.0h99v75.0zM200 100v-50.0h99v50.0z"
+    assert chart.failed_path == "M100 25.0v-25.0h99v25.0z"
+
+
+def test_an_idle_hour_draws_no_bar():
+    """With nothing done in the hour the chart has no bar (and no division by zero)."""
+    chart = throughput_bars([MinuteCount(minute * 60_000, 0, 0) for minute in range(60)])
+    assert chart.peak == 0 and chart.completed_path == "" and chart.failed_path == ""
+
+
+@pytest.mark.parametrize(
+    ("milliseconds", "text"),
+    [(None, ""), (850, "850 ms"), (12_340, "12.3 s"), (245_000, "4 min 5 s"), (10_920_000, "3 h 2 min")],
+)
+def test_durations_read_in_the_largest_sensible_unit(milliseconds, text):
+    """Idle times and pending ages print as ms, s, min and s, or h and min."""
+    assert duration_text(milliseconds) == text

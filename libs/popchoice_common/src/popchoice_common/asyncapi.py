@@ -23,6 +23,7 @@ CONSUMERS: dict[str, str] = {
     events.CATALOG_SEED_MOVIE: "catalog-seeder",
     events.CATALOG_DISCOVER_PAGE: "discovery",
     events.CATALOG_BACKFILL_MOVIE: "backfill",
+    events.CATALOG_RESEED_CURATED: "catalog-seeder",
     events.RECOMMENDATION_COMPLETED: "gateway",
 }
 

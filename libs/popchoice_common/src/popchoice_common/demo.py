@@ -57,7 +57,7 @@ class DemoSettings(PopChoiceSettings):
     gateway_host: str = Field(default="127.0.0.1")
     gateway_port: int = Field(default=8000, ge=1, le=65535)
     operator_console_host: str = Field(default="127.0.0.1")
-    operator_console_port: int = Field(default=8001, ge=1, le=65535)
+    operator_console_port: int = Field(default=8090, ge=1, le=65535)
 
 
 @dataclass(frozen=True, slots=True)

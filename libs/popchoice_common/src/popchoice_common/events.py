@@ -22,6 +22,7 @@ CATALOG_DISCOVER_PAGE = "catalog.discover-page"
 CATALOG_SEED_MOVIE = "catalog.seed-movie"
 CATALOG_BACKFILL_MOVIE = "catalog.backfill-movie"
 RECOMMENDATION_COMPLETED = "recommendation.completed"
+CATALOG_RESEED_CURATED = "catalog.reseed-curated"
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -147,6 +148,16 @@ class BackfillMovieRequested(Event, frozen=True, kw_only=True, tag=CATALOG_BACKF
         return cls(job_id=f"backfill:{movie_id}", movie_id=movie_id, dry_run=dry_run)
 
 
+class CuratedReseedRequested(Event, frozen=True, kw_only=True, tag=CATALOG_RESEED_CURATED):
+    """Seed the curated movies file (MOVIES_FILE_PATH) again, as ``make seed`` does, in the catalog-seeder.
+
+    An operator asks for it from the console; its job id is the console's ``op:<audit id>``, so every
+    request runs (the seeding itself is idempotent: films already present are only refreshed).
+    """
+
+    stream: ClassVar[str] = CATALOG_RESEED_CURATED
+
+
 class RecommendationCompleted(Event, frozen=True, kw_only=True, tag=RECOMMENDATION_COMPLETED):
     """A recommendation (or one of its more-picks batches) finished, for listeners."""
 
@@ -175,6 +186,7 @@ STREAM_EVENTS: dict[str, type[Event]] = {
         DiscoverPageRequested,
         SeedMovieRequested,
         BackfillMovieRequested,
+        CuratedReseedRequested,
         RecommendationCompleted,
     )
 }

@@ -1,13 +1,16 @@
-"""``popchoice-health`` (make health): the catalog health report, as text or JSON.
+"""``popchoice-health`` (make health): the catalog health report, as text or JSON;
+``popchoice-health serve`` (make console): the operator console; ``popchoice-health hash-password``:
+an Argon2id hash for OPERATOR_AUTH_USERS.
 
-Exit status: 0 by default; 1 when a finding named in --fail-on found something; 2 on bad arguments
-(an unknown finding name among them).
+Exit status of the report: 0 by default; 1 when a finding named in --fail-on found something; 2 on bad
+arguments (an unknown finding name among them).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 
 from popchoice_common.db import create_pool, resolve_database_url
@@ -38,7 +41,11 @@ async def run(settings: HealthSettings) -> HealthReport:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="popchoice-health", description="Report catalog defects as text or JSON.")
+    parser = argparse.ArgumentParser(
+        prog="popchoice-health",
+        description="Report catalog defects as text or JSON. Also: popchoice-health serve (the operator"
+        " console), popchoice-health hash-password (a hash for OPERATOR_AUTH_USERS).",
+    )
     parser.add_argument(
         "--format", choices=["text", "json"], default=None, help="output format (default: CATALOG_HEALTH_FORMAT, text)"
     )
@@ -52,10 +59,60 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def serve(settings: HealthSettings) -> int:
+    """Serves the operator console on OPERATOR_CONSOLE_HOST:OPERATOR_CONSOLE_PORT until stopped."""
+    import uvicorn
+
+    from popchoice_common.errors import ConfigurationError
+    from popchoice_health_reporter.security import Operators
+    from popchoice_health_reporter.web import create_app
+
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        Operators.from_settings(settings)  # refuse a non-loopback address without credentials, before binding
+    except ConfigurationError as exc:
+        print(f"popchoice-health serve: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        create_app(settings),
+        host=settings.operator_console_host,
+        port=settings.operator_console_port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )
+    return 0
+
+
+def hash_password_command() -> int:
+    """Reads a password (twice, or once from a pipe) and prints its Argon2id hash."""
+    from popchoice_health_reporter.security import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("The passwords differ.", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 12:
+        print("Use at least 12 characters.", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Prints the catalog health report; exits 1 when a --fail-on finding found something."""
+    """Prints the catalog health report (exits 1 when a --fail-on finding found something), or runs
+    ``serve`` (the operator console) or ``hash-password``."""
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["serve"]:
+        return serve(HealthSettings())
+    if arguments[:1] == ["hash-password"]:
+        return hash_password_command()
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     try:
         fail_on = parse_finding_names(args.fail_on)
     except UnknownFindingError as exc:

@@ -6,6 +6,7 @@ every value (limits, days, roles) travels as a query parameter.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import asyncpg
@@ -188,3 +189,207 @@ async def duplicate_title_years(connection: asyncpg.Connection, *, limit: int) -
         for row in rows
     )
     return Defects(count=count, samples=samples)
+
+
+# The operator console's SQL: the movie page, match reviews, repairs and the audit.
+
+
+async def movie_page(connection: asyncpg.Connection, movie_id: int) -> dict[str, object] | None:
+    """The movie's row (without its vector), genres, people, keywords and how often it was recommended."""
+    row = await connection.fetchrow(
+        """
+        SELECT id, name, year, age_rating, description, duration, score_rating, original_title,
+               original_language, release_date, vote_count, popularity, tmdb_id, tmdb_match_confidence,
+               tmdb_match_source, tmdb_matched_at, tmdb_metadata, tmdb_metadata_refreshed_at, poster_url,
+               localized_name, embedding_model, embedded_at, source, backfill_checked_at, backfill_note,
+               created_at, updated_at
+        FROM movies WHERE id = $1
+        """,
+        movie_id,
+    )
+    if row is None:
+        return None
+    genres = await connection.fetch(
+        "SELECT g.name FROM movie_genres mg JOIN catalog_genres g ON g.tmdb_id = mg.genre_id"
+        " WHERE mg.movie_id = $1 ORDER BY g.name",
+        movie_id,
+    )
+    people = await connection.fetch(
+        "SELECT p.name, mp.role, mp.character FROM movie_people mp JOIN catalog_people p ON p.tmdb_id = mp.person_id"
+        ' WHERE mp.movie_id = $1 ORDER BY mp.role DESC, mp."order", p.name',
+        movie_id,
+    )
+    keywords = await connection.fetch(
+        "SELECT k.name FROM movie_keywords mk JOIN catalog_keywords k ON k.tmdb_id = mk.keyword_id"
+        " WHERE mk.movie_id = $1 ORDER BY k.name",
+        movie_id,
+    )
+    recommended = await connection.fetchrow(
+        "SELECT count(*) AS times, max(created_at) AS last FROM recommendation_movies WHERE movie_id = $1", movie_id
+    )
+    reviews = await connection.fetch(
+        "SELECT id, reason, status, created_at FROM tmdb_match_reviews WHERE movie_id = $1 ORDER BY id", movie_id
+    )
+    return {
+        "movie": dict(row),
+        "genres": [record["name"] for record in genres],
+        "people": [dict(record) for record in people],
+        "keywords": [record["name"] for record in keywords],
+        "recommended_times": recommended["times"] if recommended else 0,
+        "recommended_last": recommended["last"] if recommended else None,
+        "reviews": [dict(record) for record in reviews],
+    }
+
+
+async def movie_brief(connection: asyncpg.Connection, movie_id: int) -> asyncpg.Record | None:
+    return await connection.fetchrow(
+        "SELECT id, name, year, duration, description, poster_url, tmdb_id, tmdb_match_source FROM movies"
+        " WHERE id = $1",
+        movie_id,
+    )
+
+
+async def movie_id_with_tmdb_id(connection: asyncpg.Connection, tmdb_id: int) -> int | None:
+    movie_id: int | None = await connection.fetchval("SELECT id FROM movies WHERE tmdb_id = $1", tmdb_id)
+    return movie_id
+
+
+async def link_tmdb_id(connection: asyncpg.Connection, movie_id: int, tmdb_id: int) -> None:
+    """An operator's link: the movie carries this TMDB id, matched by hand now (metadata follows by backfill)."""
+    await connection.execute(
+        "UPDATE movies SET tmdb_id = $2, tmdb_match_source = 'manual', tmdb_match_confidence = NULL,"
+        " tmdb_matched_at = now() WHERE id = $1",
+        movie_id,
+        tmdb_id,
+    )
+
+
+async def review_counts(connection: asyncpg.Connection) -> dict[str, int]:
+    rows = await connection.fetch("SELECT status, count(*) AS reviews FROM tmdb_match_reviews GROUP BY status")
+    counts = dict.fromkeys(("open", "deferred", "resolved", "ignored"), 0)
+    counts.update({row["status"]: row["reviews"] for row in rows})
+    return counts
+
+
+async def reviews_by_status(
+    connection: asyncpg.Connection, status: str, *, limit: int, offset: int
+) -> list[asyncpg.Record]:
+    """Reviews of a status, oldest first, each with its movie's current row."""
+    return await connection.fetch(
+        """
+        SELECT r.id, r.movie_id, r.movie_name, r.movie_year, r.reason, r.status, r.candidates, r.notes,
+               r.created_at, m.duration, m.description, m.poster_url, m.tmdb_id
+        FROM tmdb_match_reviews r JOIN movies m ON m.id = r.movie_id
+        WHERE r.status = $1
+        ORDER BY r.created_at, r.id
+        LIMIT $2 OFFSET $3
+        """,
+        status,
+        limit,
+        offset,
+    )
+
+
+async def review_for_update(connection: asyncpg.Connection, review_id: int) -> asyncpg.Record | None:
+    """The review, locked until the transaction ends (two operators deciding at once: the second waits)."""
+    return await connection.fetchrow(
+        "SELECT id, movie_id, movie_name, movie_year, reason, status, candidates FROM tmdb_match_reviews"
+        " WHERE id = $1 FOR UPDATE",
+        review_id,
+    )
+
+
+async def set_review_status(
+    connection: asyncpg.Connection,
+    review_id: int,
+    *,
+    action: str,
+    from_status: str,
+    to_status: str,
+    actor: str,
+    notes: str | None,
+    details: dict[str, object],
+) -> None:
+    await connection.execute(
+        "UPDATE tmdb_match_reviews SET status = $2,"
+        " resolved_at = CASE WHEN $2 IN ('resolved', 'ignored') THEN now() ELSE NULL END WHERE id = $1",
+        review_id,
+        to_status,
+    )
+    await connection.execute(
+        "INSERT INTO tmdb_match_review_audit (review_id, action, from_status, to_status, actor, notes, details)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)",
+        review_id,
+        action,
+        from_status,
+        to_status,
+        actor,
+        notes,
+        json.dumps(details),
+    )
+
+
+async def insert_audit(connection: asyncpg.Connection, *, actor: str, action: str, target: str, before: object) -> int:
+    audit_id: int = await connection.fetchval(
+        "INSERT INTO operator_audit (actor, action, target, before) VALUES ($1, $2, $3, $4::jsonb) RETURNING id",
+        actor,
+        action,
+        target,
+        json.dumps(before, default=str),
+    )
+    return audit_id
+
+
+async def complete_audit(connection: asyncpg.Connection, audit_id: int, after: object) -> None:
+    await connection.execute(
+        "UPDATE operator_audit SET after = $2::jsonb WHERE id = $1", audit_id, json.dumps(after, default=str)
+    )
+
+
+async def recent_audit(connection: asyncpg.Connection, *, limit: int) -> list[asyncpg.Record]:
+    return await connection.fetch(
+        "SELECT id, actor, action, target, before, after, created_at FROM operator_audit ORDER BY id DESC LIMIT $1",
+        limit,
+    )
+
+
+async def movie_ids_of_finding_missing_tmdb(connection: asyncpg.Connection, *, limit: int) -> list[int]:
+    """Movies without a TMDB id (the missing_tmdb_id finding), not under an open or deferred review."""
+    rows = await connection.fetch(
+        """
+        SELECT m.id FROM movies m
+        WHERE m.tmdb_id IS NULL
+          AND NOT EXISTS (
+              SELECT 1 FROM tmdb_match_reviews r WHERE r.movie_id = m.id AND r.status IN ('open', 'deferred'))
+        ORDER BY m.id LIMIT $1
+        """,
+        limit,
+    )
+    return [row["id"] for row in rows]
+
+
+async def audit_row(connection: asyncpg.Connection, audit_id: int) -> asyncpg.Record | None:
+    return await connection.fetchrow(
+        "SELECT id, actor, action, target, after, created_at FROM operator_audit WHERE id = $1", audit_id
+    )
+
+
+async def review_detail(connection: asyncpg.Connection, review_id: int) -> asyncpg.Record | None:
+    """A review with its movie's current row beside it."""
+    return await connection.fetchrow(
+        """
+        SELECT r.id, r.movie_id, r.movie_name, r.movie_year, r.reason, r.status, r.candidates, r.notes,
+               r.created_at, r.resolved_at, m.name, m.year, m.duration, m.description, m.poster_url, m.tmdb_id
+        FROM tmdb_match_reviews r JOIN movies m ON m.id = r.movie_id
+        WHERE r.id = $1
+        """,
+        review_id,
+    )
+
+
+async def review_audit(connection: asyncpg.Connection, review_id: int) -> list[asyncpg.Record]:
+    return await connection.fetch(
+        "SELECT action, from_status, to_status, actor, notes, created_at FROM tmdb_match_review_audit"
+        " WHERE review_id = $1 ORDER BY id",
+        review_id,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import traceback
 from typing import Any
 
 import msgspec
@@ -13,7 +14,7 @@ from redis.exceptions import RedisError
 
 from popchoice_common import tracing
 from popchoice_common.errors import is_outage, is_retryable
-from popchoice_common.logs import get_logger
+from popchoice_common.logs import get_logger, redact_text
 from popchoice_common.streams import metrics
 from popchoice_common.streams.jobs import now_ms
 from popchoice_common.streams.outage import backoff_seconds
@@ -76,6 +77,7 @@ class Handling(WorkerCore):
             sub.running[delivery.entry_id] = task
             error: str | None = None
             kind = PERMANENT
+            trace = ""
             span = (
                 tracing.start_attempt_span(sub.stream, delivery.job_id, delivery.attempt, event.traceparent)
                 if tracing.enabled()
@@ -102,11 +104,12 @@ class Handling(WorkerCore):
             except Exception as exc:  # noqa: BLE001 - every handler failure is recorded, typed by retryability
                 self._handler_done(sub, delivery.entry_id)
                 error, kind = describe_error(exc), failure_kind(exc)
+                trace = redact_text("".join(traceback.format_exception(exc)))[-4000:]
             else:
                 self._handler_done(sub, delivery.entry_id)
             if error is not None:
                 duration.observe(time.perf_counter() - started)
-                outcome = await self._record_failure(sub, delivery, error, kind=kind)
+                outcome = await self._record_failure(sub, delivery, error, kind=kind, trace=trace)
                 if span is not None:
                     tracing.finish(span, outcome, error)
                 continue
@@ -126,9 +129,11 @@ class Handling(WorkerCore):
         sub.running.pop(entry_id, None)
         sub.deadlines.pop(entry_id, None)
 
-    async def _record_failure(self, sub: Subscription[Any], delivery: Delivery, error: str, *, kind: int) -> str:
-        """Records a failed attempt; returns what follows: retrying, waiting (an outage, uncounted), dead, or
-        interrupted (shutting down with Redis away: left pending for the reclaimer)."""
+    async def _record_failure(
+        self, sub: Subscription[Any], delivery: Delivery, error: str, *, kind: int, trace: str = ""
+    ) -> str:
+        """Records a failed attempt (with its traceback); returns what follows: retrying, waiting (an
+        outage, uncounted), dead, or interrupted (shutting down with Redis away: left pending)."""
         delay = sub.policy.retry_delay_ms(delivery.attempt)
         failures = 0
         while True:
@@ -150,6 +155,7 @@ class Handling(WorkerCore):
                             delay,
                             self.retention.dead_seconds,
                             self.retention.dead_count,
+                            trace,
                             self._outage_window_ms,
                             self._outage_backoff_ms[0],
                             self._outage_backoff_ms[1],

@@ -35,6 +35,14 @@ class StreamKeys:
         """Hash of lifetime counters (enqueued, processed, failed, retried, dead, reclaimed)."""
         return f"{self.prefix}{name}:counters"
 
+    def throughput(self, name: str) -> str:
+        """Hash of per-minute counts: ``c:<minute>`` jobs completed, ``f:<minute>`` failures (the last two hours)."""
+        return f"{self.prefix}{name}:throughput"
+
+    def job_errors(self, job_id: str) -> str:
+        """List of a job's failures (JSON: attempt, at, error, traceback), newest last, the last 20 kept."""
+        return f"{self.prefix}job-errors:{job_id}"
+
     def job(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}"
 

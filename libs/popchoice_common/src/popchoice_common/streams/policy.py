@@ -41,6 +41,9 @@ RECOMMENDATION_POLICY = StreamPolicy(max_attempts=2, backoff_ms=3000, handler_ti
 #: A catalog handler may wait out a TMDB 429 pause (CATALOG_TMDB_429_BACKOFF_MS, 30 s by default) and
 #: then a request, possibly more than once within TMDB_MAX_RETRIES: two minutes.
 CATALOG_POLICY = StreamPolicy(max_attempts=4, backoff_ms=5000, handler_timeout_ms=120_000)
+#: Re-seeding the curated file embeds every film (minutes with the local embedder on a large file):
+#: half an hour, two attempts (the seed is idempotent; the heartbeat keeps a running one claimed).
+RESEED_POLICY = StreamPolicy(max_attempts=2, backoff_ms=30_000, handler_timeout_ms=1_800_000)
 
 #: The product's defaults: 2 attempts / 3 s / 60 s handler timeout for the request path, 4 / 5 s /
 #: 120 s for catalog work.
@@ -52,6 +55,7 @@ DEFAULT_POLICIES: dict[str, StreamPolicy] = {
     events.CATALOG_DISCOVER_PAGE: CATALOG_POLICY,
     events.CATALOG_SEED_MOVIE: CATALOG_POLICY,
     events.CATALOG_BACKFILL_MOVIE: CATALOG_POLICY,
+    events.CATALOG_RESEED_CURATED: RESEED_POLICY,
 }
 
 

@@ -134,9 +134,25 @@ return out
 """
 )
 
+# Per-minute counters for the dashboard's throughput chart: one HINCRBY per call; the first count of
+# a new minute (about once a minute) also drops the minutes older than two hours.
+_COUNT_MINUTE = """
+local function count_minute(key, kind, now, n)
+  local minute = math.floor(tonumber(now) / 60000)
+  if redis.call('HINCRBY', key, kind .. minute, n) == n then
+    for _, f in ipairs(redis.call('HKEYS', key)) do
+      local m = tonumber(string.sub(f, 3))
+      if m and m < minute - 120 then redis.call('HDEL', key, f) end
+    end
+  end
+end
+"""
+
 # ARGV: prefix, name, group, now_ms, completed_ttl_s, completed_max_count, then entry_id, job_id pairs.
 # Acks the entries and records the jobs completed; keeps at most completed_max_count per stream.
-FINISH = """
+FINISH = (
+    _COUNT_MINUTE
+    + """
 local prefix, name, group, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local ttl, max_count = tonumber(ARGV[5]), tonumber(ARGV[6])
 local index = prefix .. name .. ':completed'
@@ -155,6 +171,7 @@ end
 if #ids > 0 then
   redis.call('XACK', prefix .. name, group, unpack(ids))
   redis.call('HINCRBY', prefix .. name .. ':counters', 'processed', #ids)
+  count_minute(prefix .. name .. ':throughput', 'c:', now, #ids)
 end
 local excess = redis.call('ZCARD', index) - max_count
 if excess > 0 then
@@ -166,16 +183,19 @@ if excess > 0 then
 end
 return #ids
 """
+)
 
 # ARGV: prefix, name, group, consumer, now_ms, entry_id, job_id, data, error, kind (0 permanent,
-# 1 retryable, 2 outage), max_attempts, delay_ms, dead_ttl, dead_max_count, outage_window_ms,
+# 1 retryable, 2 outage), max_attempts, delay_ms, dead_ttl, dead_max_count, traceback, outage_window_ms,
 # outage_backoff_ms, outage_backoff_cap_ms.
+# Each failure is kept in the job's error list (with its traceback) and counted for the minute.
 # An outage (a dependency not answering) within the window since the job's first outage failure: retried
 # with its own capped backoff, the attempt uncounted; returns 'outage'. Past the window it is an
 # ordinary retryable failure. Retryable with attempts left: ack, state retrying, schedule in the
 # delayed set; returns 'retrying'. Otherwise: dead letter; returns 'dead'.
 FAIL = (
     _MARK_ACTIVE
+    + _COUNT_MINUTE
     + """
 local prefix, name, group, consumer, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local entry_id, job_id, data, err = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
@@ -184,15 +204,23 @@ local key = prefix .. 'job:' .. job_id
 local attempts = 0
 if job_id ~= '' then attempts = tonumber(redis.call('HGET', key, 'attempts') or '0') end
 redis.call('HINCRBY', prefix .. name .. ':counters', 'failed', 1)
+count_minute(prefix .. name .. ':throughput', 'f:', now, 1)
+if job_id ~= '' then
+  local errors = prefix .. 'job-errors:' .. job_id
+  redis.call('RPUSH', errors, cjson.encode({attempt = attempts, at = tonumber(now), error = err,
+                                            traceback = ARGV[15] or '', consumer = consumer}))
+  redis.call('LTRIM', errors, -20, -1)
+  redis.call('EXPIRE', errors, math.max(tonumber(ARGV[13]), 86400))
+end
 if job_id ~= '' and kind == 2 then
   local since = tonumber(redis.call('HGET', key, 'outage_since') or '0')
   if since == 0 then
     since = tonumber(now)
     redis.call('HSET', key, 'outage_since', now)
   end
-  if tonumber(now) - since <= tonumber(ARGV[15]) then
+  if tonumber(now) - since <= tonumber(ARGV[16]) then
     local n = redis.call('HINCRBY', key, 'outage_retries', 1)
-    local due = tonumber(now) + math.min(tonumber(ARGV[17]), tonumber(ARGV[16]) * 2 ^ (n - 1))
+    local due = tonumber(now) + math.min(tonumber(ARGV[18]), tonumber(ARGV[17]) * 2 ^ (n - 1))
     redis.call('HINCRBY', key, 'attempts', -1)
     redis.call('XACK', prefix .. name, group, entry_id)
     redis.call('HSET', key, 'state', 'retrying', 'error', err, 'next_attempt_at', due, 'data', data)
@@ -289,6 +317,95 @@ if job_id ~= '' then
 end
 redis.call('XDEL', dead, dead_id)
 return id
+"""
+
+
+# ARGV: prefix, name, dead entry id, now_ms, new job id, new data. An operator's retry: the dead
+# letter's payload is enqueued under a job id of its own (so no recent job of the same id swallows it),
+# the dead letter deleted, and the old job's state told where it went. Returns the new entry id or false.
+RETRY_DEAD_AS = """
+local prefix, name, dead_id, now, new_job_id, data = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local dead = prefix .. name .. ':dead'
+local entry = redis.call('XRANGE', dead, dead_id, dead_id)
+if #entry == 0 then return false end
+local fields = entry[1][2]
+local old_job_id = ''
+for i = 1, #fields, 2 do
+  if fields[i] == 'job_id' then old_job_id = fields[i + 1] end
+end
+local key = prefix .. 'job:' .. new_job_id
+if redis.call('EXISTS', key) == 1 then return false end
+local id = redis.call('XADD', prefix .. name, '*', 'job_id', new_job_id, 'data', data)
+redis.call('HSET', key, 'state', 'queued', 'stream', name, 'entry_id', id, 'attempts', 0, 'reclaims', 0,
+           'enqueued_at', now, 'data', data)
+redis.call('HINCRBY', prefix .. name .. ':counters', 'enqueued', 1)
+if old_job_id ~= '' then
+  local old = prefix .. 'job:' .. old_job_id
+  if redis.call('HGET', old, 'state') == 'dead' then redis.call('HSET', old, 'retried_as', new_job_id) end
+  redis.call('ZREM', prefix .. name .. ':dead-jobs', old_job_id)
+end
+redis.call('XDEL', dead, dead_id)
+return id
+"""
+
+# ARGV: prefix, name, job id. Moves a retrying job to the stream now instead of at its due time.
+# Returns the new entry id, or false when the job is not retrying.
+RUN_NOW = """
+local prefix, name, job_id = ARGV[1], ARGV[2], ARGV[3]
+local key = prefix .. 'job:' .. job_id
+local data = redis.call('HGET', key, 'data')
+if not data or redis.call('HGET', key, 'state') ~= 'retrying' or redis.call('HGET', key, 'stream') ~= name then
+  return false
+end
+local id = redis.call('XADD', prefix .. name, '*', 'job_id', job_id, 'data', data)
+redis.call('HSET', key, 'state', 'queued', 'entry_id', id)
+redis.call('HDEL', key, 'next_attempt_at')
+redis.call('ZREM', prefix .. name .. ':delayed', job_id)
+return id
+"""
+
+
+# ARGV: prefix, name. What the dashboard shows of one stream, in one call (a pipeline of these serves
+# every stream in one round trip): length, paused, dead letters, delayed, completed, the counters and the
+# throughput hash (flat), then per group: name, pending, lag, last-delivered id, oldest pending id,
+# and its consumers flat (name, pending, idle). Read only.
+STREAM_OVERVIEW = """
+local prefix, name = ARGV[1], ARGV[2]
+local stream = prefix .. name
+local out = {
+  redis.call('XLEN', stream),
+  redis.call('EXISTS', prefix .. name .. ':paused'),
+  redis.call('XLEN', prefix .. name .. ':dead'),
+  redis.call('ZCARD', prefix .. name .. ':delayed'),
+  redis.call('ZCARD', prefix .. name .. ':completed'),
+  redis.call('HGETALL', prefix .. name .. ':counters'),
+  redis.call('HGETALL', prefix .. name .. ':throughput'),
+}
+local groups = {}
+if redis.call('EXISTS', stream) == 1 then
+  for _, info in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+    local group = {}
+    for i = 1, #info, 2 do group[info[i]] = info[i + 1] end
+    local oldest = ''
+    if tonumber(group['pending']) > 0 then
+      local summary = redis.call('XPENDING', stream, group['name'])
+      oldest = summary[2] or ''
+    end
+    local consumers = {}
+    for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', stream, group['name'])) do
+      local fields = {}
+      for i = 1, #consumer, 2 do fields[consumer[i]] = consumer[i + 1] end
+      consumers[#consumers + 1] = fields['name']
+      consumers[#consumers + 1] = fields['pending']
+      consumers[#consumers + 1] = fields['idle']
+    end
+    local lag = group['lag']
+    if lag == nil or lag == false then lag = -1 end
+    groups[#groups + 1] = {group['name'], group['pending'], lag, group['last-delivered-id'], oldest, consumers}
+  end
+end
+out[#out + 1] = groups
+return out
 """
 
 
