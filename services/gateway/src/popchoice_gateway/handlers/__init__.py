@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from popchoice_gateway.handlers import operations, recommendations
+from popchoice_gateway.handlers import account, auth, operations, recommendations
 
 router = APIRouter()
 router.include_router(recommendations.router)
 router.include_router(operations.router)
+router.include_router(auth.router)
+router.include_router(account.router)

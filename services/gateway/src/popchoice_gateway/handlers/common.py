@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
-from popchoice_gateway.auth import Caller, authenticate
+from popchoice_gateway.auth import Caller, authenticate, public_origin
 from popchoice_gateway.schemas import ErrorOut, InvalidInputOut
 from popchoice_gateway.state import GatewayState
 
@@ -33,13 +33,19 @@ async def state(request: Request) -> GatewayState:
 State = Annotated[GatewayState, Depends(state)]
 
 
+async def _authenticate(request: Request, gateway: GatewayState) -> Caller:
+    return await authenticate(
+        request, gateway.api_keys, gateway.accounts.sessions, public_origin(gateway.settings.public_base_url)
+    )
+
+
 async def caller(request: Request, gateway: State) -> Caller:
-    return await authenticate(request, gateway.api_keys)
+    return await _authenticate(request, gateway)
 
 
 async def optional_caller(request: Request, gateway: State) -> Caller | None:
     try:
-        return await authenticate(request, gateway.api_keys)
+        return await _authenticate(request, gateway)
     except HTTPException:
         return None
 
