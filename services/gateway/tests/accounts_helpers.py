@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from fastapi.testclient import TestClient
 
 PASSWORD = "correct horse battery"
@@ -15,33 +14,35 @@ class Browser:
 
     def __init__(self, client: TestClient) -> None:
         self.client = client
-        self.cookies = httpx.Cookies()
+        # The test client's own cookie type (Starlette's TestClient may be built on httpx2, not httpx).
+        self._jar = type(client.cookies)
+        self.cookies: Any = self._jar()
         self.csrf: str | None = None
 
-    def request(self, method: str, url: str, *, csrf: bool = True, **kwargs: Any) -> httpx.Response:
+    def request(self, method: str, url: str, *, csrf: bool = True, **kwargs: Any) -> Any:
         self.client.cookies = self.cookies
         headers = dict(kwargs.pop("headers", {}) or {})
         if csrf and self.csrf is not None:
             headers.setdefault("X-CSRF-Token", self.csrf)
         answer = self.client.request(method, url, headers=headers, **kwargs)
-        self.cookies = httpx.Cookies(self.client.cookies)
-        self.client.cookies = httpx.Cookies()
+        self.cookies = self._jar(self.client.cookies)
+        self.client.cookies = self._jar()
         if answer.headers.get("content-type", "").startswith("application/json"):
             body = answer.json()
             if isinstance(body, dict) and body.get("csrfToken"):
                 self.csrf = body["csrfToken"]
         return answer
 
-    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+    def get(self, url: str, **kwargs: Any) -> Any:
         return self.request("GET", url, **kwargs)
 
-    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+    def post(self, url: str, **kwargs: Any) -> Any:
         return self.request("POST", url, **kwargs)
 
-    def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+    def patch(self, url: str, **kwargs: Any) -> Any:
         return self.request("PATCH", url, **kwargs)
 
-    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+    def delete(self, url: str, **kwargs: Any) -> Any:
         return self.request("DELETE", url, **kwargs)
 
     def open(self) -> Browser:
@@ -53,8 +54,8 @@ class Browser:
     def session_id(self) -> str | None:
         return self.cookies.get("__session")
 
-    def register(self, email: str, password: str = PASSWORD, **extra: Any) -> httpx.Response:
+    def register(self, email: str, password: str = PASSWORD, **extra: Any) -> Any:
         return self.post("/api/auth/register", json={"email": email, "password": password, **extra})
 
-    def login(self, email: str, password: str = PASSWORD) -> httpx.Response:
+    def login(self, email: str, password: str = PASSWORD) -> Any:
         return self.post("/api/auth/login", json={"email": email, "password": password})

@@ -52,15 +52,20 @@ def test_the_reset_mail_goes_over_smtp_with_a_working_link(
     monkeypatch.setenv("MAIL_FROM", "PopChoice <hello@popchoice.example>")
     with TestClient(create_app(GatewaySettings())) as client:
         Browser(client).open().register("smtp@example.com")
-        assert Browser(client).open().post("/api/auth/password-reset", json={"email": "smtp@example.com"}).status_code == 202
+        assert (
+            Browser(client).open().post("/api/auth/password-reset", json={"email": "smtp@example.com"}).status_code
+            == 202
+        )
         ((sender, recipients, raw),) = inbox.received
         assert (sender, recipients) == ("hello@popchoice.example", ["smtp@example.com"])
         message = message_from_bytes(raw, policy=policy.default)
-        body = message.get_body(("plain",)).get_content()
+        body = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         match = re.search(r"https://popchoice\.example/reset-password\?token=([A-Za-z0-9_-]+)", body)
         assert match and "30 minutes" in body
-        confirm = Browser(client).open().post(
-            "/api/auth/password-reset/confirm", json={"token": match.group(1), "password": "mailed new secret"}
+        confirm = (
+            Browser(client)
+            .open()
+            .post("/api/auth/password-reset/confirm", json={"token": match.group(1), "password": "mailed new secret"})
         )
         assert confirm.status_code == 200
     assert not list(tmp_path.glob("outbox/*"))

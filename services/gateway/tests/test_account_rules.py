@@ -25,8 +25,18 @@ def test_emails_are_normalised(raw, normalised):
 
 @pytest.mark.parametrize(
     "raw",
-    ["ada", "@example.com", "ada@", "ada@example", "a da@example.com", "ada@-example.com", "ada..b@example.com",
-     "ada@exa_mple.com", "x" * 65 + "@example.com", "ada@" + "a" * 250 + ".com"],
+    [
+        "ada",
+        "@example.com",
+        "ada@",
+        "ada@example",
+        "a da@example.com",
+        "ada@-example.com",
+        "ada..b@example.com",
+        "ada@exa_mple.com",
+        "x" * 65 + "@example.com",
+        "ada@" + "a" * 250 + ".com",
+    ],
 )
 def test_malformed_emails_are_refused(raw):
     """Something that cannot be an address raises InvalidEmail with a reason."""

@@ -39,7 +39,9 @@ def digest(value: str) -> str:
 
 
 def outbox_messages(data_dir: Path):
-    return [message_from_bytes(path.read_bytes(), policy=policy.default) for path in sorted(data_dir.glob("outbox/*.eml"))]
+    return [
+        message_from_bytes(path.read_bytes(), policy=policy.default) for path in sorted(data_dir.glob("outbox/*.eml"))
+    ]
 
 
 def reset_token_in(message) -> str:
@@ -126,7 +128,7 @@ def test_unknown_and_known_emails_get_the_same_answer_and_the_same_work(gateway)
     """A wrong password and an unknown e-mail answer the same status and body, and the unknown one is
     verified against the dummy hash (the same Argon2 work)."""
     browser(gateway).register("known@example.com")
-    passwords = gateway.app.state.gateway.accounts.passwords  # type: ignore[attr-defined]
+    passwords = gateway.app.state.gateway.accounts.passwords
     verified: list[str] = []
     original = passwords._verify
 
@@ -137,9 +139,13 @@ def test_unknown_and_known_emails_get_the_same_answer_and_the_same_work(gateway)
     passwords._verify = spy
     known = browser(gateway).login("known@example.com", "wrong password!")
     unknown = browser(gateway).login("nobody@example.com", "wrong password!")
-    assert (known.status_code, known.json()) == (unknown.status_code, unknown.json()) == (
-        401,
-        {"detail": "The e-mail or password is not right."},
+    assert (
+        (known.status_code, known.json())
+        == (unknown.status_code, unknown.json())
+        == (
+            401,
+            {"detail": "The e-mail or password is not right."},
+        )
     )
     assert len(verified) == 2 and verified[1] == passwords.dummy_hash and verified[0] != passwords.dummy_hash
 
@@ -166,13 +172,13 @@ async def test_session_fixation_a_planted_id_never_becomes_signed_in(gateway, db
     victim = browser(gateway)
     victim.register("victim@example.com")
     victim.post("/api/auth/logout")
-    victim.cookies.set("__session", planted)
+    victim.cookies.set("__session", planted, domain="testserver.local")
     assert victim.login("victim@example.com").status_code == 200
     assert victim.session_id not in (None, planted)
     assert await db_pool.fetchval("SELECT count(*) FROM user_sessions WHERE id_digest = $1", digest(planted)) == 0
     assert not mallory.get("/api/auth/session").json()["signedIn"]
     made_up = browser(gateway)
-    made_up.cookies.set("__session", "made-up-session-id-made-up-session-id")
+    made_up.cookies.set("__session", "made-up-session-id-made-up-session-id", domain="testserver.local")
     made_up.login("victim@example.com")
     assert made_up.session_id != "made-up-session-id-made-up-session-id"
 
@@ -408,7 +414,9 @@ async def test_the_account_shows_paged_history_and_memory_counts(gateway, db_poo
     other = browser(gateway).register("other@example.com").json()["user"]["id"]
     ids = []
     for n in range(3):
-        rec = await insert_recommendation(db_pool, user_id=user_id, created_at=dt.datetime(2026, 1, n + 1, tzinfo=dt.UTC))
+        rec = await insert_recommendation(
+            db_pool, user_id=user_id, created_at=dt.datetime(2026, 1, n + 1, tzinfo=dt.UTC)
+        )
         await insert_pick(db_pool, rec, f"tmdb:{n}", name=f"Pick {n}", is_main_recommendation=True)
         ids.append(str(rec))
     await insert_recommendation(db_pool, user_id=other)

@@ -149,7 +149,8 @@ async def authenticate(
         return Caller(f"browser:{client_address(request)}", None)
     raise HTTPException(
         status_code=401,
-        detail="Authentication required: an API key, a session, or the __csrf cookie echoed in the X-CSRF-Token header.",
+        detail="Authentication required: an API key, a session, or the __csrf cookie echoed in the X-CSRF-Token"
+        " header.",
     )
 
 

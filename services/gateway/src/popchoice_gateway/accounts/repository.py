@@ -93,7 +93,9 @@ async def insert_session(
     )
 
 
-async def live_session(connection: asyncpg.Connection | asyncpg.Pool, digest: str, idle: dt.timedelta) -> SessionRow | None:
+async def live_session(
+    connection: asyncpg.Connection | asyncpg.Pool, digest: str, idle: dt.timedelta
+) -> SessionRow | None:
     """The session with this digest, unless past its absolute or idle expiry."""
     row = await connection.fetchrow(
         "SELECT user_id, created_at, last_seen_at, expires_at FROM user_sessions"
@@ -122,7 +124,8 @@ async def delete_sessions_of(connection: asyncpg.Connection, user_id: uuid.UUID,
 
 async def delete_expired_sessions(connection: asyncpg.Connection, user_id: uuid.UUID, idle: dt.timedelta) -> None:
     await connection.execute(
-        "DELETE FROM user_sessions WHERE user_id = $1 AND (expires_at <= now() OR last_seen_at <= now() - $2::interval)",
+        "DELETE FROM user_sessions"
+        " WHERE user_id = $1 AND (expires_at <= now() OR last_seen_at <= now() - $2::interval)",
         user_id,
         idle,
     )

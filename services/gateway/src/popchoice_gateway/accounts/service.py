@@ -100,8 +100,11 @@ class AccountService:
         self._mail_from = mail_from
         self._reset_ttl = reset_token_ttl
 
-    async def register(self, email: str, password: str, display_name: str | None, *, address: str) -> SignedIn:
-        """A new account, signed in. Raises EmailTaken, WeakPassword, TooManyAttempts."""
+    async def register(
+        self, email: str, password: str, display_name: str | None, *, address: str, previous_session: str | None
+    ) -> SignedIn:
+        """A new account, signed in (a session the browser came with ends). Raises EmailTaken,
+        WeakPassword, TooManyAttempts."""
         await self.throttle.check("register", address, email)
         check_password(password, email=email)
         async with self._pool.acquire() as connection:
@@ -112,6 +115,8 @@ class AccountService:
                 user = await repository.insert_user(connection, email, password_hash, display_name)
                 if user is None:
                     raise EmailTaken()
+                if previous_session:
+                    await repository.delete_session(connection, session_digest(previous_session))
                 session_id, expires_at = await self.sessions.start(connection, user.id)
         log.info("account_registered", user_id=str(user.id))
         return SignedIn(user, session_id, expires_at)
@@ -194,9 +199,7 @@ class AccountService:
             user = await repository.user_by_id(connection, user_id)
             if user is None:
                 raise NoSuchAccount(user_id)
-            total, rows = await repository.history(
-                connection, user_id, limit=page_size, offset=(page - 1) * page_size
-            )
+            total, rows = await repository.history(connection, user_id, limit=page_size, offset=(page - 1) * page_size)
             memory = await repository.memory_counts(connection, user_id)
         return AccountView(user, total, rows, memory)
 

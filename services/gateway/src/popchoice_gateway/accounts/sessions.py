@@ -66,5 +66,3 @@ class Sessions:
 
     def cookie_max_age(self) -> int:
         return int(self.absolute.total_seconds())
-
-

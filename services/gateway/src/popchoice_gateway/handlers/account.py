@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -23,8 +23,9 @@ from popchoice_gateway.handlers.common import ERRORS, SignedIn, State
 from popchoice_gateway.schemas import ErrorOut
 
 router = APIRouter(tags=["account"])
-WRONG_PASSWORD = {403: {"model": ErrorOut, "description": "The password is not right, or the CSRF check failed"}}
-
+WRONG_PASSWORD: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorOut, "description": "The password is not right, or the CSRF check failed"}
+}
 
 
 @router.get("/api/account", response_model=AccountOut, responses=ERRORS)
@@ -86,9 +87,7 @@ async def update_account(body: AccountPatchIn, request: Request, gateway: State,
     return UserOut(id=user.id, email=user.email, displayName=user.display_name, createdAt=user.created_at)
 
 
-@router.delete(
-    "/api/account", status_code=204, response_class=Response, responses={**CSRF_ERRORS, **WRONG_PASSWORD}
-)
+@router.delete("/api/account", status_code=204, response_class=Response, responses={**CSRF_ERRORS, **WRONG_PASSWORD})
 async def delete_account(body: AccountDeleteIn, request: Request, gateway: State, who: SignedIn) -> Response:
     """Deletes the account, confirmed by its password: its sessions, API keys, movie memory and feedback
     go with it; its recommendations stay, no longer linked to anyone, so shared links keep working."""

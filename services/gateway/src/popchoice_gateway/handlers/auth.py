@@ -35,8 +35,10 @@ from popchoice_gateway.handlers.common import (
     INVALID_INPUT,
     AuthenticatedCaller,
     MaybeCaller,
-    SignedIn as SignedInCaller,
     State,
+)
+from popchoice_gateway.handlers.common import (
+    SignedIn as SignedInCaller,
 )
 from popchoice_gateway.schemas import ErrorOut
 from popchoice_gateway.state import GatewayState
@@ -114,10 +116,15 @@ def _signed_in(request: Request, response: Response, gateway: GatewayState, sign
 async def register(
     body: RegisterIn, request: Request, response: Response, gateway: State, who: AuthenticatedCaller
 ) -> SessionOut:
-    """Creates an account and signs it in (the session cookie). From a browser, send the CSRF pair."""
+    """Creates an account and signs it in (the session cookie; a session the browser had ends). From a
+    browser, send the CSRF pair."""
     with account_errors():
         signed = await gateway.accounts.register(
-            body.email, body.password, body.displayName, address=client_address(request)
+            body.email,
+            body.password,
+            body.displayName,
+            address=client_address(request),
+            previous_session=request.cookies.get(SESSION_COOKIE) or None,
         )
     return _signed_in(request, response, gateway, signed)
 
@@ -127,7 +134,9 @@ async def register(
     response_model=SessionOut,
     responses={**CSRF_ERRORS, 401: {"model": ErrorOut, "description": "Wrong e-mail or password, or no credentials"}},
 )
-async def login(body: LoginIn, request: Request, response: Response, gateway: State, who: AuthenticatedCaller) -> SessionOut:
+async def login(
+    body: LoginIn, request: Request, response: Response, gateway: State, who: AuthenticatedCaller
+) -> SessionOut:
     """Signs in: a new session id in the session cookie (any session the browser had ends). Unknown
     e-mails and wrong passwords get the same answer. Repeated failures lock the account for a while
     (429 with Retry-After)."""
