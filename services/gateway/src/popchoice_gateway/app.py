@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import secrets
@@ -109,6 +110,16 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": errors}, status_code=422)
 
 
+async def _sweep_hourly(accounts: AccountService) -> None:
+    """Ended sessions and expired reset tokens are deleted at start-up and every hour."""
+    while True:
+        try:
+            await accounts.sweep()
+        except Exception as exc:  # noqa: BLE001 - housekeeping: log and try again next hour
+            log.warning("stale_credentials_sweep_failed", error=type(exc).__name__)
+        await asyncio.sleep(3600)
+
+
 def build_accounts(settings: GatewaySettings, pool: asyncpg.Pool, redis_client: redis.Redis | None) -> AccountService:
     """The accounts service with its passwords, sessions, abuse limits and mail, from the settings."""
     mailer: Mailer = (
@@ -177,10 +188,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 api_keys=ApiKeys(res.pool),
                 accounts=build_accounts(settings, res.pool, res.redis),
             )
+            sweeper = asyncio.create_task(_sweep_hourly(app.state.gateway.accounts))
             log.info("gateway_started", inline=inline)
             try:
                 yield
             finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
                 await service.aclose()
                 await progress.stop()
 

@@ -107,7 +107,7 @@ async def csrf_failure(request: Request, public_origin: str | None) -> str | Non
 
 
 @functools.cache
-def public_origin(base_url: str) -> str:
+def origin_of(base_url: str) -> str:
     """scheme://host[:port] of a URL: what a browser sends as Origin."""
     parts = urlsplit(base_url)
     return f"{parts.scheme}://{parts.netloc}"

@@ -233,3 +233,15 @@ async def export(connection: asyncpg.Connection, user_id: uuid.UUID) -> dict[str
         return None
     document: dict[str, Any] = json.loads(text)
     return document
+
+
+async def delete_stale_credentials(connection: asyncpg.Connection, idle: dt.timedelta) -> tuple[int, int]:
+    """Deletes ended sessions (past absolute or idle expiry) and reset tokens a day past their expiry;
+    how many of each."""
+    sessions: str = await connection.execute(
+        "DELETE FROM user_sessions WHERE expires_at <= now() OR last_seen_at <= now() - $1::interval", idle
+    )
+    tokens: str = await connection.execute(
+        "DELETE FROM password_reset_tokens WHERE expires_at <= now() - interval '1 day'"
+    )
+    return int(sessions.split()[-1]), int(tokens.split()[-1])

@@ -270,3 +270,10 @@ class AccountService:
         if user is None:
             raise NoSuchAccount(user_id)
         return user
+
+    async def sweep(self) -> None:
+        """Deletes ended sessions and long-expired reset tokens (run at start-up and hourly)."""
+        async with self._pool.acquire() as connection:
+            sessions, tokens = await repository.delete_stale_credentials(connection, self.sessions.idle)
+        if sessions or tokens:
+            log.info("stale_credentials_deleted", sessions=sessions, reset_tokens=tokens)

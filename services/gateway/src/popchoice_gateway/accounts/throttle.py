@@ -19,6 +19,9 @@ log = get_logger(__name__)
 #: Failed logins of one account allowed before it is locked; each further failure doubles the lock.
 FREE_FAILURES = 3
 _FAILURES_TTL_SECONDS = 86_400
+# After Redis fails, the process counts alone this long before asking Redis again, so requests do not
+# each wait out the client's retries while Redis is down.
+_REDIS_PAUSE_SECONDS = 10.0
 
 
 class TooManyAttempts(Exception):
@@ -95,44 +98,54 @@ class AuthThrottle:
         self._base = backoff_base_seconds
         self._max = backoff_max_seconds
         self._local = _LocalCounters()
+        self._redis_paused_until = 0.0
+
+    def _redis(self) -> redis.Redis | None:
+        if self._client is None or time.monotonic() < self._redis_paused_until:
+            return None
+        return self._client
+
+    def _redis_failed(self, exc: BaseException) -> None:
+        self._redis_paused_until = time.monotonic() + _REDIS_PAUSE_SECONDS
+        log.warning("auth_limits_redis_unavailable", error=type(exc).__name__, counting="in-process")
 
     async def _incr(self, key: str, ttl: float) -> int:
-        if self._client is not None:
+        if (client := self._redis()) is not None:
             try:
-                async with self._client.pipeline(transaction=True) as pipe:
+                async with client.pipeline(transaction=True) as pipe:
                     pipe.incr(key)
                     pipe.expire(key, math.ceil(ttl), nx=True)
                     count, _ = await pipe.execute()
                 return int(count)
             except (RedisError, OSError) as exc:
-                log.warning("auth_limits_redis_unavailable", error=type(exc).__name__)
+                self._redis_failed(exc)
         return self._local.incr(key, ttl)
 
     async def _remaining(self, key: str) -> float:
-        if self._client is not None:
+        if (client := self._redis()) is not None:
             try:
-                milliseconds = int(await self._client.pttl(key))
+                milliseconds = int(await client.pttl(key))
                 return max(0.0, milliseconds / 1000)
             except (RedisError, OSError) as exc:
-                log.warning("auth_limits_redis_unavailable", error=type(exc).__name__)
+                self._redis_failed(exc)
         return self._local.remaining(key)
 
     async def _set(self, key: str, seconds: float) -> None:
-        if self._client is not None:
+        if (client := self._redis()) is not None:
             try:
-                await self._client.set(key, 1, px=max(1, int(seconds * 1000)))
+                await client.set(key, 1, px=max(1, int(seconds * 1000)))
                 return
             except (RedisError, OSError) as exc:
-                log.warning("auth_limits_redis_unavailable", error=type(exc).__name__)
+                self._redis_failed(exc)
         self._local.set(key, seconds)
 
     async def _delete(self, *keys: str) -> None:
         self._local.delete(*keys)
-        if self._client is not None:
+        if (client := self._redis()) is not None:
             try:
-                await self._client.delete(*keys)
+                await client.delete(*keys)
             except (RedisError, OSError) as exc:
-                log.warning("auth_limits_redis_unavailable", error=type(exc).__name__)
+                self._redis_failed(exc)
 
     async def check(self, action: str, address: str, email: str | None) -> None:
         """Counts one `action` request of this client address (and of this account when an e-mail is

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
-from popchoice_gateway.auth import Caller, authenticate, public_origin
+from popchoice_gateway.auth import Caller, authenticate, origin_of
 from popchoice_gateway.schemas import ErrorOut, InvalidInputOut
 from popchoice_gateway.state import GatewayState
 
@@ -35,7 +35,7 @@ State = Annotated[GatewayState, Depends(state)]
 
 async def _authenticate(request: Request, gateway: GatewayState) -> Caller:
     return await authenticate(
-        request, gateway.api_keys, gateway.accounts.sessions, public_origin(gateway.settings.public_base_url)
+        request, gateway.api_keys, gateway.accounts.sessions, origin_of(gateway.settings.public_base_url)
     )
 
 
