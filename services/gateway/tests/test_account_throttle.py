@@ -101,11 +101,11 @@ async def test_the_sweep_deletes_ended_sessions_and_old_reset_tokens(db_conn):
 
     pool = OneConnection()
     service = AccountService(
-        pool,  # type: ignore[arg-type]
+        pool,
         passwords=Passwords(time_cost=1, memory_kib=8, parallelism=1),
-        sessions=Sessions(pool, idle=dt.timedelta(days=7), absolute=dt.timedelta(days=30)),  # type: ignore[arg-type]
+        sessions=Sessions(pool, idle=dt.timedelta(days=7), absolute=dt.timedelta(days=30)),
         throttle=throttle(None, "unused:"),
-        mailer=None,  # type: ignore[arg-type]
+        mailer=None,
         public_base_url="http://127.0.0.1:8000",
         mail_from="x@example.com",
         reset_token_ttl=dt.timedelta(minutes=30),
