@@ -510,3 +510,32 @@ def test_one_user_never_sees_another_users_account(gateway):
     assert ada.get("/api/account").json()["email"] == "ada2@example.com"
     assert ada.get("/api/account").json()["displayName"] is None
     assert bob.get("/api/account/export").json()["account"]["email"] == "bob2@example.com"
+
+
+async def test_a_users_recommendation_by_id_is_theirs_alone(gateway, db_pool):
+    """A signed-in user reads their own recommendation by id; another user's session gets 404 (the slug,
+    meant for sharing, still works for anyone)."""
+    ada, bob = browser(gateway), browser(gateway)
+    ada.register("ada3@example.com")
+    bob.register("bob3@example.com")
+    created = ada.post("/api/recommendations", json=QUIZ).json()
+    assert ada.get(f"/api/recommendations/{created['id']}").status_code == 200
+    assert bob.get(f"/api/recommendations/{created['id']}").status_code == 404
+    assert bob.get(f"/api/recommendations/{created['slug']}").status_code == 200
+
+
+def test_a_rendered_page_reuses_the_browsers_csrf_token_or_sets_one():
+    """csrf_token_for gives a page's hidden field the browser's current token, or a new one it sets."""
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from popchoice_gateway.auth import csrf_token_for
+
+    token = "t" * 43
+    known = Request({"type": "http", "method": "GET", "headers": [(b"cookie", f"__csrf={token}".encode())]})
+    response = Response()
+    assert csrf_token_for(known, response, secure=False) == token and "set-cookie" not in response.headers
+    fresh = Request({"type": "http", "method": "GET", "headers": []})
+    new = csrf_token_for(fresh, response, secure=True)
+    cookie = response.headers["set-cookie"]
+    assert new != token and cookie.startswith(f"__csrf={new};") and "Secure" in cookie and "HttpOnly" in cookie

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import redis.asyncio as redis
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Response
 from redis.exceptions import RedisError
 
 from popchoice_common.logs import get_logger
@@ -48,6 +48,23 @@ def key_digest(api_key: str) -> str:
 
 def new_csrf_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def set_csrf_cookie(response: Response, token: str, *, secure: bool) -> None:
+    """The __csrf cookie: HttpOnly (pages read the token from GET /api/csrf, a sign-in's answer or a
+    rendered field, never from the cookie), SameSite=Strict."""
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/")
+
+
+def csrf_token_for(request: Request, response: Response, *, secure: bool) -> str:
+    """The token a rendered page puts in its forms' hidden csrf_token field: the browser's current one,
+    or a new one set on this response."""
+    current = request.cookies.get(CSRF_COOKIE, "")
+    if 20 <= len(current) <= 100 and current.isascii():
+        return current
+    token = new_csrf_token()
+    set_csrf_cookie(response, token, secure=secure)
+    return token
 
 
 class ApiKeys:

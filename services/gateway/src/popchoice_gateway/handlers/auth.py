@@ -29,7 +29,7 @@ from popchoice_gateway.accounts.service import (
 )
 from popchoice_gateway.accounts.sessions import SESSION_COOKIE
 from popchoice_gateway.accounts.throttle import TooManyAttempts
-from popchoice_gateway.auth import CSRF_COOKIE, client_address, new_csrf_token
+from popchoice_gateway.auth import client_address, new_csrf_token, set_csrf_cookie
 from popchoice_gateway.handlers.common import (
     ERRORS,
     INVALID_INPUT,
@@ -87,16 +87,17 @@ def clear_session_cookie(response: Response, request: Request, gateway: GatewayS
 
 def _signed_in(request: Request, response: Response, gateway: GatewayState, signed: SignedIn) -> SessionOut:
     """Sets the new session's cookie and a fresh CSRF pair (the token is also in the body)."""
-    flags = {"path": "/", "httponly": True, "secure": secure(request, gateway)}
     response.set_cookie(
         SESSION_COOKIE,
         signed.session_id,
         max_age=gateway.accounts.sessions.cookie_max_age(),
+        path="/",
+        httponly=True,
         samesite="lax",
-        **flags,  # type: ignore[arg-type]
+        secure=secure(request, gateway),
     )
     csrf = new_csrf_token()
-    response.set_cookie(CSRF_COOKIE, csrf, samesite="strict", **flags)  # type: ignore[arg-type]
+    set_csrf_cookie(response, csrf, secure=secure(request, gateway))
     response.headers["Cache-Control"] = "no-store"
     user = signed.user
     return SessionOut(
