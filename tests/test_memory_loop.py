@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from popchoice_catalog_seeder.service import seed_movies_file
-from popchoice_common.testing.factories import insert_api_key, insert_user
 
 from .service_processes import Processes, start_gateway
 
@@ -24,12 +23,19 @@ QUIZ = {
 
 
 async def signed_in_client(gateway: httpx.AsyncClient, pool, email: str) -> httpx.AsyncClient:
-    """A new person, signed in: the one place that says how (today an API key bound to the person;
-    after the accounts branch, register + session cookie + CSRF header)."""
-    user_id = await insert_user(pool, email)
-    key = f"loop-key-{user_id}"
-    await insert_api_key(pool, key, user_id=user_id, name="memory loop")
-    return httpx.AsyncClient(base_url=gateway.base_url, headers={"X-API-Key": key}, timeout=30)
+    """A new person, signed in as a browser is: registers (a session cookie), then echoes the CSRF
+    token the registration answered with on every write."""
+    client = httpx.AsyncClient(base_url=gateway.base_url, timeout=30)
+    token = (await client.get("/api/csrf")).json()["csrfToken"]
+    registered = await client.post(
+        "/api/auth/register",
+        json={"email": email, "password": "a long and unusual passphrase 42"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert registered.status_code == 201, registered.text
+    client.headers["X-CSRF-Token"] = registered.json()["csrfToken"]
+    assert (await client.get("/api/auth/session")).json()["signedIn"] is True
+    return client
 
 
 async def recommend(client: httpx.AsyncClient) -> tuple[list[str], str]:
@@ -85,6 +91,9 @@ async def loop(db_pool, database_url, redis_url, key_prefix, hash_embedder, tmp_
         "STREAM_KEY_PREFIX": key_prefix,
         "EMBEDDING_PROVIDER": "hash",
         "RECENT_RECOMMENDATION_DAYS": "0",
+        "PASSWORD_HASH_TIME_COST": "1",
+        "PASSWORD_HASH_MEMORY_KIB": "8",
+        "PASSWORD_HASH_PARALLELISM": "1",
         "LOG_FORMAT": "json",
     }
     env.pop("TMDB_API_KEY", None)

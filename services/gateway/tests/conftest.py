@@ -10,8 +10,13 @@ QUIZ = {"favoriteMovie": "Heat", "newVsClassic": "classic", "moodPreference": ["
 
 
 @pytest.fixture
-def gateway_env(monkeypatch, database_url, redis_url, key_prefix):
+def gateway_env(monkeypatch, database_url, redis_url, key_prefix, tmp_path):
     for name, value in {
+        # Argon2id at its cheapest: the suite hashes hundreds of passwords.
+        "PASSWORD_HASH_TIME_COST": "1",
+        "PASSWORD_HASH_MEMORY_KIB": "8",
+        "PASSWORD_HASH_PARALLELISM": "1",
+        "DATA_DIR": str(tmp_path),
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "STREAM_KEY_PREFIX": key_prefix,
@@ -19,7 +24,7 @@ def gateway_env(monkeypatch, database_url, redis_url, key_prefix):
         "LOG_FORMAT": "json",
     }.items():
         monkeypatch.setenv(name, value)
-    for name in ("OPENAI_API_KEY", "TMDB_API_KEY"):
+    for name in ("OPENAI_API_KEY", "TMDB_API_KEY", "SMTP_URL"):
         monkeypatch.delenv(name, raising=False)
 
 

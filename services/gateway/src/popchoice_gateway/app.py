@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import datetime as dt
 import json
 import secrets
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
+import redis.asyncio as redis
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,6 +30,11 @@ from popchoice_common.recommendation.calibration import calibration_for
 from popchoice_common.recommendation.pipeline import RecommendationPipeline
 from popchoice_common.streams.outage import OutageLog
 from popchoice_gateway import repository
+from popchoice_gateway.accounts.mail import Mailer, OutboxMailer, SmtpMailer
+from popchoice_gateway.accounts.passwords import Passwords
+from popchoice_gateway.accounts.service import AccountService
+from popchoice_gateway.accounts.sessions import Sessions
+from popchoice_gateway.accounts.throttle import AuthThrottle
 from popchoice_gateway.auth import ApiKeys, RateLimiter, key_digest
 from popchoice_gateway.config import GatewaySettings
 from popchoice_gateway.docs import install_docs
@@ -36,9 +47,12 @@ log = get_logger(__name__)
 
 DESCRIPTION = """The PopChoice API: a quiz in, movie picks out.
 
-Authenticate with an API key (`Authorization: Bearer <key>` or `X-API-Key`), or from a same-origin
-browser with the `__csrf` cookie echoed in `X-CSRF-Token` (see `GET /api/csrf`). The job streams'
-AsyncAPI document is at `/asyncapi.json`."""
+Authenticate with an API key (`Authorization: Bearer <key>` or `X-API-Key`), with a session (the
+`__session` cookie set by `POST /api/auth/login` or `/api/auth/register`), or as an anonymous
+same-origin browser with the `__csrf` cookie echoed in `X-CSRF-Token` (see `GET /api/csrf`). A
+browser's writes (any method but GET, HEAD, OPTIONS) need that CSRF pair (the token may also come as
+a `csrf_token` form field) and, when it sends an Origin, this site's; API keys are exempt. The job
+streams' AsyncAPI document is at `/asyncapi.json`."""
 
 
 class BodyLimit:
@@ -136,6 +150,62 @@ class OutageAnswers:
             await send({"type": "http.response.body", "body": body})
 
 
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 without the rejected values: an error names the field and the reason, and never
+    echoes what was sent (a password, a token)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"type": error.get("type", "value_error"), "loc": list(error.get("loc", ())), "msg": error.get("msg", "")}
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+async def _sweep_hourly(accounts: AccountService) -> None:
+    """Ended sessions and expired reset tokens are deleted at start-up and every hour."""
+    while True:
+        try:
+            await accounts.sweep()
+        except Exception as exc:  # noqa: BLE001 - housekeeping: log and try again next hour
+            log.warning("stale_credentials_sweep_failed", error=type(exc).__name__)
+        await asyncio.sleep(3600)
+
+
+def build_accounts(settings: GatewaySettings, pool: asyncpg.Pool, redis_client: redis.Redis | None) -> AccountService:
+    """The accounts service with its passwords, sessions, abuse limits and mail, from the settings."""
+    mailer: Mailer = (
+        SmtpMailer(settings.smtp_url.get_secret_value(), timeout_seconds=settings.smtp_timeout_seconds)
+        if settings.smtp_url is not None
+        else OutboxMailer(settings.data_dir / "outbox")
+    )
+    return AccountService(
+        pool,
+        passwords=Passwords(
+            time_cost=settings.password_hash_time_cost,
+            memory_kib=settings.password_hash_memory_kib,
+            parallelism=settings.password_hash_parallelism,
+        ),
+        sessions=Sessions(
+            pool,
+            idle=dt.timedelta(minutes=settings.session_idle_minutes),
+            absolute=dt.timedelta(hours=settings.session_absolute_hours),
+        ),
+        throttle=AuthThrottle(
+            redis_client,
+            prefix=settings.stream_key_prefix,
+            window_seconds=settings.auth_rate_limit_window_seconds,
+            per_address=settings.auth_rate_limit_per_address,
+            per_account=settings.auth_rate_limit_per_account,
+            backoff_base_seconds=settings.login_backoff_base_seconds,
+            backoff_max_seconds=settings.login_backoff_max_seconds,
+        ),
+        mailer=mailer,
+        public_base_url=settings.public_base_url,
+        mail_from=settings.mail_from,
+        reset_token_ttl=dt.timedelta(minutes=settings.password_reset_token_minutes),
+    )
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
 
@@ -167,11 +237,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 ceiling=calibration_for(settings.embedding.model_id).similarity_ceiling,
                 progress=progress,
                 api_keys=ApiKeys(res.pool),
+                accounts=build_accounts(settings, res.pool, res.redis),
             )
+            sweeper = asyncio.create_task(_sweep_hourly(app.state.gateway.accounts))
             log.info("gateway_started", inline=inline)
             try:
                 yield
             finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
                 await service.aclose()
                 await progress.stop()
 
@@ -180,6 +255,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.include_router(router)
     install_docs(app)
+    app.add_exception_handler(RequestValidationError, validation_error)
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(OutageAnswers)

@@ -1,28 +1,36 @@
-"""Who is calling: an API key (Authorization: Bearer or X-API-Key, stored as a digest) or a same-origin
-browser (the __csrf cookie echoed in X-CSRF-Token). Also the per-client rate limit."""
+"""Who is calling: an API key (Authorization: Bearer or X-API-Key, stored as a digest), a signed-in
+browser (the session cookie), or an anonymous same-origin browser (the __csrf cookie echoed in
+X-CSRF-Token). Browsers changing state need the CSRF pair and, when they send one, a matching Origin.
+Also the per-client rate limit."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import asyncpg
 import redis.asyncio as redis
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Response
 from redis.exceptions import RedisError
 
 from popchoice_common.logs import get_logger
 from popchoice_common.streams.outage import OutageLog
 from popchoice_gateway import repository
+from popchoice_gateway.accounts.sessions import SESSION_COOKIE, Sessions
 
 log = get_logger(__name__)
 
 CSRF_COOKIE = "__csrf"
 CSRF_HEADER = "X-CSRF-Token"
+CSRF_FORM_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +39,8 @@ class Caller:
 
     client_id: str
     user_id: uuid.UUID | None
+    #: The digest of the signed-in session the request came with (None: an API key or no session).
+    session: str | None = None
 
 
 def key_digest(api_key: str) -> str:
@@ -39,6 +49,23 @@ def key_digest(api_key: str) -> str:
 
 def new_csrf_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def set_csrf_cookie(response: Response, token: str, *, secure: bool) -> None:
+    """The __csrf cookie: HttpOnly (pages read the token from GET /api/csrf, a sign-in's answer or a
+    rendered field, never from the cookie), SameSite=Strict."""
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/")
+
+
+def csrf_token_for(request: Request, response: Response, *, secure: bool) -> str:
+    """The token a rendered page puts in its forms' hidden csrf_token field: the browser's current one,
+    or a new one set on this response."""
+    current = request.cookies.get(CSRF_COOKIE, "")
+    if 20 <= len(current) <= 100 and current.isascii():
+        return current
+    token = new_csrf_token()
+    set_csrf_cookie(response, token, secure=secure)
+    return token
 
 
 class ApiKeys:
@@ -64,8 +91,58 @@ class ApiKeys:
         return found
 
 
-async def authenticate(request: Request, api_keys: ApiKeys) -> Caller:
-    """The caller of a request, or 401."""
+async def _csrf_token_sent(request: Request) -> str:
+    """The CSRF token the request echoes: the X-CSRF-Token header, or a plain HTML form's csrf_token field."""
+    header = request.headers.get(CSRF_HEADER, "")
+    if header:
+        return header
+    if request.headers.get("content-type", "").startswith(_FORM_TYPES):
+        value = (await request.form()).get(CSRF_FORM_FIELD)
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+def _origin_allowed(request: Request, public_origin: str | None) -> bool:
+    """No Origin header (not a browser, or a same-origin GET), or the site's own origin."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    return origin in {own, public_origin}
+
+
+async def csrf_failure(request: Request, public_origin: str | None) -> str | None:
+    """Why a browser's state-changing request fails the CSRF check, or None when it passes."""
+    if not _origin_allowed(request, public_origin):
+        return "The request's Origin is not this site."
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    sent = await _csrf_token_sent(request)
+    if not cookie or not sent:
+        return "The CSRF token is missing: echo the __csrf cookie in X-CSRF-Token (or a csrf_token form field)."
+    if not hmac.compare_digest(cookie.encode(), sent.encode()):
+        return "The CSRF token does not match the __csrf cookie."
+    return None
+
+
+@functools.cache
+def origin_of(base_url: str) -> str:
+    """scheme://host[:port] of a URL: what a browser sends as Origin."""
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def authenticate(
+    request: Request, api_keys: ApiKeys, sessions: Sessions | None = None, public_origin: str | None = None
+) -> Caller:
+    """The caller of a request, or 401 (403 for a signed-in browser whose write fails the CSRF check).
+
+    An API key needs no CSRF pair. A session cookie signs the browser in; its writes (any method but
+    GET, HEAD and OPTIONS) need the CSRF pair and a matching Origin. Without either, a browser is an
+    anonymous caller when it sends the CSRF pair."""
     authorization = request.headers.get("Authorization", "")
     api_key = request.headers.get("X-API-Key") or (
         authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
@@ -75,14 +152,23 @@ async def authenticate(request: Request, api_keys: ApiKeys) -> Caller:
         if caller is None:
             raise HTTPException(status_code=401, detail="The API key is not valid.")
         return caller
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+    if session_id and sessions is not None:
+        session = await sessions.find(session_id)
+        if session is not None:
+            if request.method not in SAFE_METHODS and (reason := await csrf_failure(request, public_origin)):
+                raise HTTPException(status_code=403, detail=reason)
+            return Caller(f"user:{session.user_id}", session.user_id, session.digest)
     cookie = request.cookies.get(CSRF_COOKIE, "")
-    header = request.headers.get(CSRF_HEADER, "")
-    if cookie and header and hmac.compare_digest(cookie, header):
-        host = request.client.host if request.client else "unknown"
-        return Caller(f"browser:{host}", None)
+    sent = await _csrf_token_sent(request)
+    if cookie and sent and hmac.compare_digest(cookie.encode(), sent.encode()):
+        if not _origin_allowed(request, public_origin):
+            raise HTTPException(status_code=403, detail="The request's Origin is not this site.")
+        return Caller(f"browser:{client_address(request)}", None)
     raise HTTPException(
         status_code=401,
-        detail="Authentication required: an API key, or the __csrf cookie echoed in the X-CSRF-Token header.",
+        detail="Authentication required: an API key, a session, or the __csrf cookie echoed in the X-CSRF-Token"
+        " header.",
     )
 
 

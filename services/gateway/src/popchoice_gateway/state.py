@@ -8,6 +8,7 @@ import asyncpg
 import redis.asyncio as redis
 
 from popchoice_common.llm import LLMClient
+from popchoice_gateway.accounts.service import AccountService
 from popchoice_gateway.auth import ApiKeys, RateLimiter
 from popchoice_gateway.config import GatewaySettings
 from popchoice_gateway.progress import ProgressListener
@@ -25,3 +26,4 @@ class GatewayState:
     ceiling: float
     progress: ProgressListener
     api_keys: ApiKeys
+    accounts: AccountService

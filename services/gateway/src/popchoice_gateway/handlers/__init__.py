@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from popchoice_gateway.handlers import feedback, memory, operations, recommendations
+from popchoice_gateway.handlers import account, auth, feedback, memory, operations, recommendations
 
 router = APIRouter()
 router.include_router(recommendations.router)
 router.include_router(feedback.router)
 router.include_router(memory.router)
 router.include_router(operations.router)
+router.include_router(auth.router)
+router.include_router(account.router)

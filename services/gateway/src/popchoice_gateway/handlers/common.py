@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
-from popchoice_gateway.auth import Caller, authenticate
+from popchoice_gateway.auth import Caller, authenticate, origin_of
 from popchoice_gateway.schemas import ErrorOut, InvalidInputOut
 from popchoice_gateway.state import GatewayState
 
@@ -34,13 +34,19 @@ async def state(request: Request) -> GatewayState:
 State = Annotated[GatewayState, Depends(state)]
 
 
+async def _authenticate(request: Request, gateway: GatewayState) -> Caller:
+    return await authenticate(
+        request, gateway.api_keys, gateway.accounts.sessions, origin_of(gateway.settings.public_base_url)
+    )
+
+
 async def caller(request: Request, gateway: State) -> Caller:
-    return await authenticate(request, gateway.api_keys)
+    return await _authenticate(request, gateway)
 
 
 async def optional_caller(request: Request, gateway: State) -> Caller | None:
     try:
-        return await authenticate(request, gateway.api_keys)
+        return await _authenticate(request, gateway)
     except HTTPException:
         return None
 
