@@ -119,11 +119,6 @@ def redis_command(url: str, *command: str) -> str:
         return ""
 
 
-def redis_info(url: str) -> str:
-    reply = redis_command(url, "INFO", "server")
-    return reply
-
-
 # -- one run ------------------------------------------------------------------------------------------
 
 
@@ -222,7 +217,9 @@ def fmt_ms(stat: dict[str, float] | None) -> str:
     return f"{stat['median']:.2f} ({stat['min']:.2f}–{stat['max']:.2f})"
 
 
-def report(runs: dict[str, dict[str, list[dict[str, Any]]]], systems: list[str]) -> dict[str, Any]:
+def report(
+    runs: dict[str, dict[str, list[dict[str, Any]]]], systems: list[str], offered_target: float
+) -> dict[str, Any]:
     table: dict[str, dict[str, Any]] = {}
     for system in systems:
         throughput = [run for run in runs[system]["throughput"] if "error" not in run]
@@ -300,11 +297,7 @@ def report(runs: dict[str, dict[str, list[dict[str, Any]]]], systems: list[str])
     return {"table": table, "targets": targets}
 
 
-offered_target = 1000.0
-
-
 def main() -> None:
-    global offered_target
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--redis", help="an existing Redis (default: start a redis-server of the bench's own)")
     parser.add_argument("--jobs", type=int, default=20_000)
@@ -318,7 +311,6 @@ def main() -> None:
     parser.add_argument("--ours-prefetch", type=int, help="ours: entries held per process (default: the product's)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per system run")
     args = parser.parse_args()
-    offered_target = float(args.latency_rate)
 
     systems = ["ours"] if args.skip_peer else [name.strip() for name in args.systems.split(",") if name.strip()]
     unknown = set(systems) - set(SYSTEMS)
@@ -381,7 +373,7 @@ def main() -> None:
             server.terminate()
             server.wait(10)
     conditions["load_average_after"] = os.getloadavg()
-    summary_ = report(runs, systems)
+    summary_ = report(runs, systems, float(args.latency_rate))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     document = {"conditions": conditions, "notes": notes, "runs": runs, **summary_}
