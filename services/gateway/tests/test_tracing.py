@@ -1,6 +1,8 @@
 """With tracing on, the POST's server span is the parent of the job it queues: the event carries its
 traceparent, so the recommender's attempts (and what they publish) join the same trace."""
 
+from typing import Any
+
 import msgspec
 import redis
 from opentelemetry.trace import SpanKind
@@ -20,7 +22,7 @@ def test_the_queued_job_continues_the_requests_trace(spans, client, redis_url, k
     (server,) = [span for span in finished if span.kind == SpanKind.SERVER]
     assert server.name == "POST /api/recommendations" and server.attributes["http.response.status_code"] == 201
     assert f"{server.context.trace_id:032x}" == "0af7651916cd43dd8448eb211c80319c"  # the caller's trace
-    entries = redis.Redis.from_url(redis_url).xrange(StreamKeys(key_prefix).stream(RECOMMENDATION_REQUESTED))
+    entries: Any = redis.Redis.from_url(redis_url).xrange(StreamKeys(key_prefix).stream(RECOMMENDATION_REQUESTED))
     event = msgspec.json.decode(entries[0][1][b"data"], type=RecommendationRequested)
     assert event.traceparent is not None
     _, trace_id, parent_id, _ = event.traceparent.split("-")

@@ -2,6 +2,7 @@
 handler publishes; one span per attempt with its number and outcome (in-memory exporter)."""
 
 import asyncio
+from typing import Any
 
 import msgspec
 
@@ -42,7 +43,7 @@ async def test_one_trace_from_the_publisher_through_each_attempt_and_the_jobs_it
         await wait_for(lambda: asyncio.sleep(0, result=len(seen) == 1), limit=15)
         await asyncio.sleep(0.1)
     finished = spans.get_finished_spans()
-    by_name = {}
+    by_name: dict[str, list[Any]] = {}  # finished spans (their optional fields are set here)
     for span in finished:
         by_name.setdefault(span.name, []).append(span)
     trace_id = root.get_span_context().trace_id
