@@ -52,7 +52,13 @@ def configure_logging(level: str = "INFO", log_format: str = "auto", *, stream: 
         _redact_secrets,
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(
+            # Never locals in a traceback: a request's headers or a password would be printed with them.
+            colors=sys.stdout.isatty(),
+            exception_formatter=structlog.dev.plain_traceback,
+        )
     )
     structlog.configure(
         processors=[

@@ -2,17 +2,15 @@
 spending its attempts, and an outage is logged once when it starts and once when it ends."""
 
 import asyncio
-import json
 import time
 
 import asyncpg
 import pytest
-import structlog
+import structlog.testing
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from popchoice_common.errors import RetryableError, is_outage
 from popchoice_common.events import CATALOG_SEED_MOVIE, SeedMovieRequested
-from popchoice_common.logs import configure_logging
 from popchoice_common.streams import StreamPolicy, Worker
 from popchoice_common.streams.outage import OutageLog, backoff_seconds
 
@@ -116,22 +114,20 @@ async def test_an_ordinary_failure_still_counts(redis_client, keys, publisher, w
     assert job.attempts == 2
 
 
-def test_an_outage_is_one_warning_and_one_recovery_line(capsys):
-    configure_logging("DEBUG", "json")
+def test_an_outage_is_one_warning_and_one_recovery_line():
     outage = OutageLog("redis", service="tests", settle_seconds=0.2)
     error = RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
-    for _ in range(40):  # every loop of every stream meeting the same outage
-        outage.failed(error, stream="s")
-    outage.succeeded()  # answering again...
-    outage.failed(error, stream="s")  # ...but a connection opened before the restart fails once: same outage
-    outage.succeeded()
-    assert outage.down
-    time.sleep(0.25)
-    outage.succeeded()  # answering for settle_seconds: the outage is over
-    assert not outage.down
-    outage.succeeded()  # nothing more once it has recovered
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    with structlog.testing.capture_logs() as lines:
+        for _ in range(40):  # every loop of every stream meeting the same outage
+            outage.failed(error, stream="s")
+        outage.succeeded()  # answering again...
+        outage.failed(error, stream="s")  # ...but a connection opened before the restart fails once: same outage
+        outage.succeeded()
+        assert outage.down
+        time.sleep(0.25)
+        outage.succeeded()  # answering for settle_seconds: the outage is over
+        assert not outage.down
+        outage.succeeded()  # nothing more once it has recovered
     assert [line["event"] for line in lines] == ["redis_unavailable", "redis_recovered"]
-    assert lines[0]["level"] == "warning" and "Connection refused" in lines[0]["error"]
+    assert lines[0]["log_level"] == "warning" and "Connection refused" in lines[0]["error"]
     assert lines[1]["failed_calls"] == 41 and lines[1]["outage_seconds"] >= 0
-    structlog.reset_defaults()
