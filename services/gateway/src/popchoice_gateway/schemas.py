@@ -130,3 +130,11 @@ class HealthOut(BaseModel):
 
 class CsrfOut(BaseModel):
     csrfToken: str
+
+
+class TitleOut(BaseModel):
+    """A catalog film found by title."""
+
+    id: int
+    name: str
+    year: int | None

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from popchoice_gateway.handlers import operations, recommendations
+from popchoice_gateway.handlers import operations, pages, recommendations, titles
 
 router = APIRouter()
 router.include_router(recommendations.router)
 router.include_router(operations.router)
+router.include_router(titles.router)
+router.include_router(pages.router)
