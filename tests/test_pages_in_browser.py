@@ -48,8 +48,10 @@ async def page(browser):
     opened.on("pageerror", lambda error: failures.append(str(error)))
     yield opened
     await context.close()
-    # No script error and nothing refused by the CSP on any page the test saw.
-    assert failures == []
+    # No script error and nothing refused by the CSP on any page the test saw (an API answer of 4xx that a
+    # test provokes, such as the quiz's 422, is logged by Chromium as a failed load: that one is expected).
+    expected = "Failed to load resource: the server responded with a status of 4"
+    assert [failure for failure in failures if not failure.startswith(expected)] == []
 
 
 async def test_fill_the_quiz_and_see_six_picks(site, page):
@@ -92,7 +94,7 @@ async def test_a_group_quiz(site, page, db_pool):
     await expect(page.locator("fieldset.person")).to_have_count(3)
     await quiz.remove_person(2)
     await expect(page.locator("fieldset.person")).to_have_count(2)
-    await expect(page.locator("fieldset.person legend").nth(1)).to_have_text("Person 2")
+    await expect(page.locator("fieldset.person > legend").nth(1)).to_have_text("Person 2")
     await quiz.answer(0, favourite="Heat", why="the heist", era="Anything goes", moods=["Exciting"], tone="Serious")
     await quiz.answer(1, favourite="Toy Story", why="it is funny", era="Anything goes", moods=["Funny"], tone="Light and easy")
     await screenshot(page, "quiz-group")

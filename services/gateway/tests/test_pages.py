@@ -155,7 +155,7 @@ async def test_a_completed_recommendation_renders_its_picks_escaped_and_no_store
     answer = browser_client.get(f"/r/{recommendation_id}")
     assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
     assert_page_is_locked_down(answer)
-    assert answer.text.count('class="pick') == 6 and answer.text.count('class="pick pick-main"') == 1
+    assert answer.text.count('<article class="pick') == 6 and answer.text.count('<article class="pick pick-main"') == 1
     assert "Film &lt;0&gt;" in answer.text and "<0>" not in answer.text
     assert "What gave way: the moods." in answer.text and "(broadened" not in answer.text
     assert f"/s/{slug}" in answer.text and 'id="more-picks"' in answer.text
@@ -168,10 +168,10 @@ async def test_the_share_page_is_public_and_read_only(browser_client, db_pool):
     recommendation_id, slug = await _completed(db_pool, user_id=owner)
     shared = browser_client.get(f"/s/{slug}", headers={"Accept-Language": "ru"})
     assert shared.status_code == 200 and "Подборка, которой с вами поделились" in shared.text
-    assert shared.text.count('class="pick') == 6
+    assert shared.text.count('<article class="pick') == 6
     assert 'id="more-picks"' not in shared.text and 'class="feedback"' not in shared.text
     fragment = browser_client.get(f"/picks/{slug}", params={"readonly": "true"})
-    assert fragment.status_code == 200 and fragment.text.count('class="pick') == 6
+    assert fragment.status_code == 200 and fragment.text.count('<article class="pick') == 6
 
 
 async def test_someones_recommendation_is_not_found_by_id_or_through_the_share_route(browser_client, db_pool):
@@ -191,7 +191,7 @@ async def test_a_pending_recommendation_shows_live_progress(browser_client, db_p
     answer = browser_client.get(f"/r/{recommendation_id}")
     assert answer.status_code == 200
     assert re.search(r'role="status" aria-live="polite">Searching our catalog…<', answer.text)
-    assert 'class="pick' not in answer.text
+    assert '<article class="pick' not in answer.text
 
 
 def test_the_pages_own_js_and_css_stay_under_50_kb_gzipped():

@@ -109,31 +109,46 @@
     form.querySelectorAll(".field.invalid").forEach(function (element) { element.classList.remove("invalid"); });
   }
 
-  function messageFor(error) {
+  /* Where a 422 error belongs: loc is ["body", <union branch>?, person?, field, ...]. */
+  function placeOf(loc) {
+    var at = -1;
+    for (var i = 1; i < loc.length; i += 1) {
+      if (typeof loc[i] === "number") { at = i; break; }
+    }
+    if (at >= 0) return { person: loc[at], field: loc[at + 1], whole: loc.length === at + 2 };
+    var named = loc.filter(function (part) { return typeof part === "string" && /^[a-z]\w*$/.test(part); });
+    var field = named[named.length - 1];
+    return { person: 0, field: field === "body" ? undefined : field, whole: loc[loc.length - 1] === field };
+  }
+
+  function messageFor(error, place) {
     var type = String(error.type || "");
     if (type === "refused") return P.text("refused");
-    if (type === "missing" || type === "string_too_short" || (type === "too_short" && error.loc.length <= 3)) {
-      return P.text("required");
+    if (type === "missing" || type === "string_too_short" || type === "too_short") return P.text("required");
+    if (type === "string_too_long" || type === "too_long") {
+      return P.text(place.field === "moodPreference" && place.whole ? "too_many" : "too_long");
     }
-    if (type === "string_too_long") return P.text("too_long");
-    if (type === "too_long") return P.text("too_many");
     return error.msg || P.text("invalid");
   }
 
-  /* A 422's errors next to their fields: loc is ["body", person, field, ...]. */
+  /* A 422's errors next to their fields. A union branch that did not apply (the one-person object shape
+     when a list was sent) has no field and is not the person's mistake: it is left out. */
   function showFieldErrors(errors) {
     var first = null;
     var unplaced = [];
     errors.forEach(function (error) {
-      var loc = error.loc || [];
-      var index = typeof loc[1] === "number" ? loc[1] : 0;
-      var field = typeof loc[1] === "number" ? loc[2] : loc[1];
-      var person = persons()[index];
-      var holder = person && person.querySelector("[data-field=" + field + "]");
+      var place = placeOf(error.loc || []);
+      if (!place.field) {
+        var branch = typeof error.loc[1] === "string" && /^[A-Z]|\[/.test(error.loc[1]);
+        if (!branch) unplaced.push(error.msg || P.text("invalid"));
+        return;
+      }
+      var person = persons()[place.person];
+      var holder = person && person.querySelector("[data-field=" + place.field + "]");
       if (!holder) { unplaced.push(error.msg || P.text("invalid")); return; }
       var message = holder.querySelector(".field-error");
       if (!message.hidden) return;
-      P.show(message, messageFor(error));
+      P.show(message, messageFor(error, place));
       holder.classList.add("invalid");
       var control = holder.querySelector("input, textarea");
       if (holder.tagName !== "FIELDSET") control.setAttribute("aria-invalid", "true");
