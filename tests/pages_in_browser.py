@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, ViewportSize, expect
 
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 
 
 async def screenshot(page: Page, name: str) -> None:
@@ -16,7 +16,7 @@ async def screenshot(page: Page, name: str) -> None:
     folder = os.environ.get("SCREENSHOTS_DIR")
     if not folder:
         return
-    Path(folder).mkdir(parents=True, exist_ok=True)
+    Path(folder).mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before any screenshot
     size = page.viewport_size or DESKTOP
     for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         await page.set_viewport_size(viewport)
@@ -73,8 +73,8 @@ class ResultPage:
     def __init__(self, page: Page) -> None:
         self.page = page
 
-    async def wait_for_picks(self, count: int = 6, timeout: float = 45_000) -> None:
-        await expect(self.page.locator("#picks article.pick")).to_have_count(count, timeout=timeout)
+    async def wait_for_picks(self, count: int = 6) -> None:
+        await expect(self.page.locator("#picks article.pick")).to_have_count(count, timeout=45_000)
 
     async def main_pick(self) -> str:
         return await self.page.locator(".pick-main .pick-title").inner_text()

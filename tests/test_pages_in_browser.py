@@ -62,8 +62,12 @@ async def test_fill_the_quiz_and_see_six_picks(site, page):
     await quiz.type_favourite(0, "godfater")
     assert "The Godfather (1972)" in await quiz.suggestions(0)
     await quiz.answer(
-        0, favourite="The Godfather (1972)", why="family and crime", era="A classic (before 1980)",
-        moods=["Dark and gritty", "Emotional"], tone="Serious",
+        0,
+        favourite="The Godfather (1972)",
+        why="family and crime",
+        era="A classic (before 1980)",
+        moods=["Dark and gritty", "Emotional"],
+        tone="Serious",
     )
     await quiz.submit()
     await page.wait_for_url(re.compile(r"/r/[0-9a-f-]{36}$"))
@@ -96,7 +100,9 @@ async def test_a_group_quiz(site, page, db_pool):
     await expect(page.locator("fieldset.person")).to_have_count(2)
     await expect(page.locator("fieldset.person > legend").nth(1)).to_have_text("Person 2")
     await quiz.answer(0, favourite="Heat", why="the heist", era="Anything goes", moods=["Exciting"], tone="Serious")
-    await quiz.answer(1, favourite="Toy Story", why="it is funny", era="Anything goes", moods=["Funny"], tone="Light and easy")
+    await quiz.answer(
+        1, favourite="Toy Story", why="it is funny", era="Anything goes", moods=["Funny"], tone="Light and easy"
+    )
     await screenshot(page, "quiz-group")
     await quiz.submit()
     await page.wait_for_url(re.compile(r"/r/[0-9a-f-]{36}$"))

@@ -19,7 +19,7 @@ def row(**changes):
     }
     values.update(changes)
     fields = RecommendationRow.__struct_fields__
-    defaults = {field: None for field in fields if field not in values}
+    defaults: dict[str, object] = {field: None for field in fields if field not in values}
     defaults.update({"quiz_data": "[]", "db_movie_count": 0, "user_id": None, "more_picks_status": None})
     return RecommendationRow(**{**defaults, **values})
 

@@ -178,7 +178,8 @@ async def test_someones_recommendation_is_not_found_by_id_or_through_the_share_r
     """A signed-in person's recommendation is theirs by id: a stranger gets the not-found page, also via /s/<id>."""
     owner = await insert_user(db_pool)
     recommendation_id, _ = await _completed(db_pool, user_id=owner)
-    for path in (f"/r/{recommendation_id}", f"/s/{recommendation_id}", f"/picks/{recommendation_id}", f"/r/{uuid.uuid4()}"):
+    paths = (f"/r/{recommendation_id}", f"/s/{recommendation_id}", f"/picks/{recommendation_id}", f"/r/{uuid.uuid4()}")
+    for path in paths:
         answer = browser_client.get(path)
         assert answer.status_code == 404, path
         assert "Film" not in answer.text

@@ -15,7 +15,9 @@ class GatewaySettings(PopChoiceSettings):
     max_request_bytes: int = Field(default=16_384, ge=1024, description="Larger request bodies get 413.")
     rate_limit_per_minute: int = Field(default=30, ge=1, description="Recommendation requests per client per minute.")
     title_search_per_minute: int = Field(
-        default=120, ge=1, description="Title searches (the quiz's autocomplete, GET /api/titles) per client address per minute."
+        default=120,
+        ge=1,
+        description="Title searches (GET /api/titles, the autocomplete) per client address per minute.",
     )
     sse_poll_interval_seconds: float = Field(
         default=1.0, gt=0, description="Fallback re-read of an event stream's row (changes come by PostgreSQL NOTIFY)."

@@ -48,8 +48,7 @@ def content_security_policy(image_base_url: str) -> str:
     parts = urlsplit(image_base_url)
     image_origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
     return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; "
-        f"img-src 'self' data: {image_origin}".rstrip()
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: {image_origin}".rstrip()
         + "; connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; "
         "base-uri 'none'; form-action 'self'"
     )

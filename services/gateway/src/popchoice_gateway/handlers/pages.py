@@ -47,7 +47,8 @@ PageTranslator = Annotated[Translator, Depends(translator)]
 def _client_strings(t: Translator) -> Markup:
     """The strings the pages' JS shows, as a JSON data block (not script: the CSP allows it)."""
     text = json.dumps(t.section("client"), ensure_ascii=False).replace("<", "\\u003c")
-    return Markup(text)  # noqa: S704 - JSON with "<" escaped cannot close the element it sits in
+    # JSON with "<" escaped cannot close the element it sits in.
+    return Markup(text)
 
 
 def _render(
@@ -129,9 +130,7 @@ async def share_page(
     view = await _view(gateway, slug, None)
     if view is None or view.slug != slug:
         return _not_found(gateway, t, request)
-    return _render(
-        gateway, "result.html", t, request, personal=True, view=view, key=slug, readonly=True, share_url=""
-    )
+    return _render(gateway, "result.html", t, request, personal=True, view=view, key=slug, readonly=True, share_url="")
 
 
 @router.get("/picks/{id_or_slug}")

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from popchoice_common.recommendation import repository
 from popchoice_gateway.auth import CSRF_COOKIE, Caller, new_csrf_token
-from popchoice_gateway.i18n import LANGUAGE_COOKIE, request_locale
 from popchoice_gateway.handlers.common import ERRORS, INVALID_INPUT, AuthenticatedCaller, MaybeCaller, State
+from popchoice_gateway.i18n import LANGUAGE_COOKIE, request_locale
 from popchoice_gateway.progress import ProgressWatch
 from popchoice_gateway.schemas import (
     CsrfOut,
