@@ -74,6 +74,15 @@ def test_what_gave_way_is_read_from_the_picks_why_and_cut_from_it():
     assert result_view(row(used_broader_search=True), [pick(0)], ceiling=0.5, image_base_url=IMAGES).broadened
 
 
+def test_the_why_is_not_repeated_at_the_end_of_a_catalog_pitch():
+    """A catalog pitch ends with the why (ranking.catalog_pitch); the page shows the why once, on its own."""
+    why = "Crime; from 1995 (broadened: moods)."
+    view = result_view(
+        row(), [pick(0, why=why, ai_description=f"A heist film. {why}")], ceiling=0.5, image_base_url=IMAGES
+    )
+    assert view.main is not None and view.main.pitch == "A heist film." and view.main.why == "Crime; from 1995."
+
+
 def test_a_poster_from_elsewhere_gets_the_drawn_placeholder():
     """Only posters on the configured image host are shown (the CSP allows no other); others get a placeholder hue."""
     picks = [pick(0, poster_url=f"{IMAGES}/w500/a.jpg"), pick(1, poster_url="https://elsewhere.example/b.jpg")]

@@ -115,6 +115,10 @@ def _pick_view(pick: StoredPick, ceiling: float, image_base_url: str) -> PickVie
     title = pick.localized_name or pick.name
     poster = pick.poster_url if pick.poster_url and pick.poster_url.startswith(image_base_url) else None
     why = BROADENED.sub("", pick.why).strip().rstrip(".").strip() + "." if pick.why else None
+    pitch = pick.ai_description
+    if pitch and pick.why and pitch.endswith(pick.why):
+        # The catalog pitch (no chat model) ends with the why, which the page shows on its own line.
+        pitch = pitch[: -len(pick.why)].rstrip() or None
     return PickView(
         key=pick.movie_key,
         title=title,
@@ -124,7 +128,7 @@ def _pick_view(pick: StoredPick, ceiling: float, image_base_url: str) -> PickVie
         rating=_rating(pick.score_rating),
         age_rating=pick.age_rating,
         match=match_percent(pick.similarity, ceiling),
-        pitch=pick.ai_description,
+        pitch=pitch,
         why=why if why != "." else None,
         poster_url=poster,
         hue=zlib.crc32(pick.movie_key.encode()) % PLACEHOLDER_HUES,
