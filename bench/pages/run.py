@@ -49,8 +49,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def one(page: Page, base: str, index: int) -> float:
-    """Fills the quiz, presses the button; seconds until the main pick is visible."""
+async def one(page: Page, base: str, index: int, *, limit_ms: float = 30_000) -> tuple[float, float]:
+    """Fills the quiz, presses the button; seconds until the result page is there (the POST answered and
+    the browser went to /r/<id>), and until the main pick is visible."""
     favourite, era, moods, tone = QUIZZES[index % len(QUIZZES)]
     await page.goto(f"{base}/")
     person = page.locator("fieldset.person").first
@@ -61,8 +62,10 @@ async def one(page: Page, base: str, index: int) -> float:
     await person.get_by_label(tone, exact=True).check()
     started = time.perf_counter()
     await page.locator("#submit").click()
-    await page.locator(".pick-main").wait_for(state="visible", timeout=30_000)
-    return time.perf_counter() - started
+    await page.wait_for_url("**/r/*", wait_until="commit", timeout=limit_ms)
+    navigated = time.perf_counter() - started
+    await page.locator(".pick-main").wait_for(state="visible", timeout=limit_ms)
+    return navigated, time.perf_counter() - started
 
 
 async def run(rounds: int, warmup: int) -> dict[str, object]:
@@ -107,8 +110,9 @@ async def run(rounds: int, warmup: int) -> dict[str, object]:
                         pass
                     await asyncio.sleep(0.2)
                 for index in range(warmup):
-                    await one(page, base, index)
-                seconds = [await one(page, base, index) for index in range(rounds)]
+                    # The first waits for the recommender to load its model and start consuming.
+                    await one(page, base, index, limit_ms=180_000)
+                timings = [await one(page, base, index) for index in range(rounds)]
                 await context.close()
         finally:
             for process in processes:
@@ -120,7 +124,8 @@ async def run(rounds: int, warmup: int) -> dict[str, object]:
             if keys:
                 await client.delete(*keys)
             await client.aclose()
-    milliseconds = sorted(value * 1000 for value in seconds)
+    milliseconds = sorted(visible * 1000 for _, visible in timings)
+    navigated = sorted(value * 1000 for value, _ in timings)
     return {
         "embedder": embedder.model_id,
         "rounds": rounds,
@@ -128,7 +133,10 @@ async def run(rounds: int, warmup: int) -> dict[str, object]:
         "first_result_visible_ms_p50": round(statistics.median(milliseconds), 1),
         "first_result_visible_ms_max": round(milliseconds[-1], 1),
         "first_result_visible_ms_min": round(milliseconds[0], 1),
+        "result_page_reached_ms_p50": round(statistics.median(navigated), 1),
         "target_ms": 1500,
+        # The machine's 1-minute load at the end: on a shared 2-core VM, a figure means little without it.
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "met": milliseconds[-1] <= 1500,
     }
 

@@ -104,6 +104,7 @@ async def test_title_search_is_public_and_finds_catalog_titles(browser_client, d
     assert answer.status_code == 200
     assert answer.json()[0] == {"id": answer.json()[0]["id"], "name": "The Godfather", "year": 1972}
     assert browser_client.get("/api/titles", params={"q": "g"}).status_code == 422
+    assert browser_client.get("/api/titles", params={"q": "ab\x00c"}).status_code == 422
     assert browser_client.get("/api/titles", params={"q": "x" * 101}).status_code == 422
     assert browser_client.get("/api/titles", params={"q": "heat", "limit": 11}).status_code == 422
 
