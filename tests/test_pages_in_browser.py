@@ -3,6 +3,7 @@ recommender (hash embedder, the seeded curated catalog), driven like a person wo
 
 import os
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -114,8 +115,9 @@ async def test_a_group_quiz(site, page, db_pool):
     assert [person.favorite_movie for person in stored.quiz()] == ["Heat", "Toy Story"]
 
 
-async def test_more_picks_appear_live(site, page):
-    """After the first six, "More picks" adds a batch of six below without leaving the page."""
+async def test_more_picks_appear_live(site, page, db_pool):
+    """After the first six, "More picks" adds a batch of six below without leaving the page; when the next
+    batch is already claimed (another tab asked first), the API's 409 becomes a friendly line."""
     quiz = await QuizPage(page, site).open()
     await quiz.answer(0, favourite="Alien", why="", era="Anything goes", moods=["Scary", "Sci-fi"], tone="Dark")
     await quiz.submit()
@@ -129,6 +131,13 @@ async def test_more_picks_appear_live(site, page):
     titles = await page.locator("#picks .pick-title").all_inner_texts()
     assert len(set(titles)) == 12
     await screenshot(page, "result-more")
+    # Claimed as the API claims it, but never queued: the batch stays "being prepared".
+    async with db_pool.acquire() as connection:
+        assert await repository.claim_more_picks(connection, uuid.UUID(page.url.rsplit("/", 1)[1])) == 2
+    await result.more_picks()
+    await expect(page.locator("#more-status")).to_have_text(
+        "More picks are already on their way — they will appear here in a moment."
+    )
 
 
 async def test_the_russian_page_from_accept_language(site, browser, db_pool):

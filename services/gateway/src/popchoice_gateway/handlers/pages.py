@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
 
 from popchoice_common.recommendation import repository
+from popchoice_gateway.auth import Caller
 from popchoice_gateway.handlers.common import MaybeCaller, State
 from popchoice_gateway.i18n import LANGUAGE_COOKIE, LANGUAGES, Translator, request_language
 from popchoice_gateway.pages import ResultView, environment, page_context, result_view, security_headers
@@ -75,7 +76,7 @@ async def quiz_page(request: Request, gateway: State, t: PageTranslator) -> HTML
     return _render(gateway, "quiz.html", t, request, personal=False)
 
 
-async def _view(gateway: GatewayState, id_or_slug: str, who: Any) -> ResultView | None:
+async def _view(gateway: GatewayState, id_or_slug: str, who: Caller | None) -> ResultView | None:
     async with gateway.pool.acquire() as connection:
         found = await repository.get_recommendation_with_movies(connection, id_or_slug)
     if found is None:
@@ -145,7 +146,7 @@ async def picks_fragment(
     """The picks as HTML, for the result page's JS to swap in when the SSE stream says they are ready."""
     view = await _view(gateway, id_or_slug, who)
     if view is None:
-        return _render(gateway, "not_found.html", t, request, personal=False, status_code=404)
+        return _not_found(gateway, t, request)
     return _render(gateway, "_picks.html", t, request, personal=True, view=view, readonly=readonly)
 
 
