@@ -9,7 +9,7 @@ PACKAGES := libs/popchoice_common services/catalog-seeder services/recommender s
 PYTEST_WORKERS ?= 2
 
 .PHONY: help install demo test lint migrate seed calibrate db-start db-stop jobs asyncapi \
-        bench-seed bench-streams bench-tmdb bench-recommend bench-vector bench-relevance gateway recommender catalog-seeder discovery discovery-enqueue \
+        screenshots bench-pages bench-seed bench-streams bench-tmdb bench-recommend bench-vector bench-relevance gateway recommender catalog-seeder discovery discovery-enqueue \
         backfill backfill-enqueue health console console-screenshots bench-console clean
 
 help: ## list the targets
@@ -41,6 +41,13 @@ lint: $(STAMP) ## import boundaries (import-linter), ruff and mypy (sources, the
 	status=0; for tests in libs/popchoice_common/tests services/*/tests tests; do \
 		MYPYPATH=$$(dirname $$tests) $(BIN)/mypy --explicit-package-bases $$tests || status=1; \
 	done; exit $$status
+
+screenshots: $(STAMP) ## regenerate docs/screenshots/ (each page, desktop and phone width) from the browser tests
+	rm -f docs/screenshots/*.png
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest -p no:xdist tests/test_pages_in_browser.py
+
+bench-pages: $(STAMP) ## browser benchmark: first result visible after submitting the quiz (local embedder, warm)
+	$(BIN)/python bench/pages/run.py
 
 migrate: $(STAMP) ## apply db/init/*.sql and activate the configured embedding model
 	$(BIN)/popchoice-migrate

@@ -38,7 +38,7 @@ from popchoice_gateway.accounts.throttle import AuthThrottle
 from popchoice_gateway.auth import ApiKeys, RateLimiter, key_digest
 from popchoice_gateway.config import GatewaySettings
 from popchoice_gateway.docs import install_docs
-from popchoice_gateway.handlers import router
+from popchoice_gateway.handlers import pages, router
 from popchoice_gateway.progress import ProgressListener
 from popchoice_gateway.service import RecommendationService
 from popchoice_gateway.state import GatewayState
@@ -233,6 +233,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 rate_limiter=RateLimiter(
                     res.redis, prefix=settings.stream_key_prefix, per_minute=settings.rate_limit_per_minute
                 ),
+                title_rate_limiter=RateLimiter(
+                    res.redis,
+                    prefix=settings.stream_key_prefix,
+                    per_minute=settings.title_search_per_minute,
+                    detail="Too many title searches; try again shortly.",
+                ),
                 llm=res.llm,
                 ceiling=calibration_for(settings.embedding.model_id).similarity_ceiling,
                 progress=progress,
@@ -254,6 +260,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         title="PopChoice", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
     )
     app.include_router(router)
+    app.mount(pages.ASSET_PREFIX, pages.assets(), name="assets")
     install_docs(app)
     app.add_exception_handler(RequestValidationError, validation_error)
 

@@ -183,8 +183,16 @@ class RateLimiter:
     when the window ends, so a client may get up to one chunk less per process, never more.
     """
 
-    def __init__(self, client: redis.Redis | None, *, prefix: str, per_minute: int) -> None:
+    def __init__(
+        self,
+        client: redis.Redis | None,
+        *,
+        prefix: str,
+        per_minute: int,
+        detail: str = "Too many recommendation requests; try again shortly.",
+    ) -> None:
         self._client = client
+        self._detail = detail
         self._prefix = prefix
         self._limit = per_minute
         self._chunk = max(1, per_minute // 100)
@@ -226,6 +234,6 @@ class RateLimiter:
         retry_after = max(int((window + 1) * 60 - now), 1)
         raise HTTPException(
             status_code=429,
-            detail="Too many recommendation requests; try again shortly.",
+            detail=self._detail,
             headers={"Retry-After": str(retry_after)},
         )

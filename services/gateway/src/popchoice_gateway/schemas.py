@@ -203,3 +203,11 @@ class FeedbackOut(BaseModel):
         description="What the feedback stored in the movie memory (None: it moves the popularity preference, or"
         " makes the film a weak anchor, instead)."
     )
+
+
+class TitleOut(BaseModel):
+    """A catalog film found by title."""
+
+    id: int
+    name: str
+    year: int | None

@@ -27,6 +27,7 @@ from popchoice_gateway.schemas import MovieDetails, QuizPersonIn, Recommendation
 from popchoice_gateway.sse import LastEvent
 
 if TYPE_CHECKING:
+    from popchoice_gateway.auth import Caller
     from popchoice_gateway.state import GatewayState
 
 log = get_logger(__name__)
@@ -44,6 +45,11 @@ class MorePicksConflict(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+def visible_to(row_user: uuid.UUID | None, id_or_slug: str, slug: str, who: Caller | None) -> bool:
+    """A person's recommendation is theirs by id; anyone holding its slug may see it (sharing)."""
+    return row_user is None or id_or_slug == slug or (who is not None and who.user_id == row_user)
 
 
 def new_slug() -> str:

@@ -22,6 +22,7 @@ class GatewayState:
     redis: redis.Redis | None
     service: RecommendationService
     rate_limiter: RateLimiter
+    title_rate_limiter: RateLimiter
     llm: LLMClient | None
     ceiling: float
     progress: ProgressListener

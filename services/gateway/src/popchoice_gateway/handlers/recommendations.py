@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from popchoice_common.recommendation import repository
 from popchoice_gateway.auth import CSRF_COOKIE, Caller, new_csrf_token
 from popchoice_gateway.handlers.common import ERRORS, INVALID_INPUT, AuthenticatedCaller, MaybeCaller, State
+from popchoice_gateway.i18n import LANGUAGE_COOKIE, request_locale
 from popchoice_gateway.progress import ProgressWatch
 from popchoice_gateway.schemas import (
     CsrfOut,
@@ -31,6 +32,7 @@ from popchoice_gateway.service import (
     load_response,
     load_response_with_owner,
     recommendation_events_of,
+    visible_to,
 )
 from popchoice_gateway.sse import EventStream
 from popchoice_gateway.state import GatewayState
@@ -39,8 +41,12 @@ router = APIRouter()
 LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 
 
-def resolve_locale(query: str | None, header: str | None) -> str:
-    locale = (query or header or "en-US").strip()
+def resolve_locale(query: str | None, header: str | None, request: Request) -> str:
+    """The locale a request names (?locale=, else X-Locale), else the page language's (the language
+    cookie, then Accept-Language): en-US, ru-RU or fi-FI."""
+    locale = (
+        query or header or request_locale(request.cookies.get(LANGUAGE_COOKIE), request.headers.get("Accept-Language"))
+    ).strip()
     if not LOCALE.match(locale):
         raise HTTPException(status_code=422, detail=f"locale {locale[:20]!r} is not like en-US")
     return locale
@@ -86,6 +92,7 @@ async def csrf(request: Request, response: Response) -> CsrfOut:
 )
 async def create_recommendation(
     quiz: QuizIn,
+    request: Request,
     response: Response,
     gateway: State,
     who: AuthenticatedCaller,
@@ -98,7 +105,7 @@ async def create_recommendation(
     await _screen(gateway, quiz_texts(quiz))
     try:
         recommendation_id, slug = await gateway.service.create(
-            people, locale=resolve_locale(locale, x_locale), user_id=who.user_id
+            people, locale=resolve_locale(locale, x_locale, request), user_id=who.user_id
         )
     except QueueUnavailable:
         raise HTTPException(
@@ -106,11 +113,6 @@ async def create_recommendation(
         ) from None
     response.headers["Location"] = f"/api/recommendations/{recommendation_id}"
     return RecommendationCreated(id=recommendation_id, slug=slug)
-
-
-def _visible(row_user: uuid.UUID | None, id_or_slug: str, slug: str, who: Caller | None) -> bool:
-    """A person's recommendation is theirs by id; anyone holding its slug may see it (sharing)."""
-    return row_user is None or id_or_slug == slug or (who is not None and who.user_id == row_user)
 
 
 @router.get(
@@ -127,7 +129,7 @@ async def get_recommendation(
         result, owner = await load_response_with_owner(gateway.pool, id_or_slug, gateway.ceiling)
     except NotFound:
         raise HTTPException(status_code=404, detail="No such recommendation.") from None
-    if not _visible(owner, id_or_slug, result.slug, who):
+    if not visible_to(owner, id_or_slug, result.slug, who):
         raise HTTPException(status_code=404, detail="No such recommendation.")
     return result
 
@@ -151,14 +153,14 @@ async def recommendation_events(
         watched = None  # by slug the id is known only after the read, which is then repeated
     if watched is not None and (new := gateway.progress.take_new(watched)) is not None:
         # Created by this process and watched since: no read needed to start.
-        if not _visible(new.user_id, id_or_slug, new.slug, who):
+        if not visible_to(new.user_id, id_or_slug, new.slug, who):
             gateway.progress.unwatch(watched, new.watch)
             raise HTTPException(status_code=404, detail="No such recommendation.")
         return _event_stream(gateway, watched, new.watch, new.state())
     watch = gateway.progress.open_watch(watched) if watched is not None else None
     async with gateway.pool.acquire() as connection:
         first = await repository.get_recommendation(connection, id_or_slug)
-    if first is None or not _visible(first.user_id, id_or_slug, first.slug, who):
+    if first is None or not visible_to(first.user_id, id_or_slug, first.slug, who):
         if watch is not None and watched is not None:
             gateway.progress.unwatch(watched, watch)
         raise HTTPException(status_code=404, detail="No such recommendation.")
@@ -221,13 +223,14 @@ async def _sync(
 )
 async def movie_recommendation(
     quiz: QuizIn,
+    request: Request,
     gateway: State,
     who: AuthenticatedCaller,
     locale: Annotated[str | None, Query(max_length=20)] = None,
     x_locale: Annotated[str | None, Header(max_length=20)] = None,
 ) -> RecommendationOut:
     """The synchronous route: the same pipeline run within the request; answers with the finished recommendation."""
-    return await _sync(gateway, who, people_of(quiz), quiz_texts(quiz), resolve_locale(locale, x_locale))
+    return await _sync(gateway, who, people_of(quiz), quiz_texts(quiz), resolve_locale(locale, x_locale, request))
 
 
 @router.get(
@@ -237,6 +240,7 @@ async def movie_recommendation(
     tags=["compatibility"],
 )
 async def movie_recommendation_get(
+    request: Request,
     gateway: State,
     who: AuthenticatedCaller,
     favoriteMovie: Annotated[str, Query(min_length=1, max_length=200)],  # noqa: N803 - the wire format
@@ -259,4 +263,4 @@ async def movie_recommendation_get(
         raise RequestValidationError(
             [{**error, "loc": ("query", *error["loc"])} for error in exc.errors(include_url=False)]
         ) from None
-    return await _sync(gateway, who, [person], quiz_texts(person, "query"), resolve_locale(locale, None))
+    return await _sync(gateway, who, [person], quiz_texts(person, "query"), resolve_locale(locale, None, request))
