@@ -37,11 +37,25 @@ def _redact_secrets(_logger: Any, _method: str, event_dict: MutableMapping[str, 
     return event_dict
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever sys.stdout is when a line is logged, not to the one it was created with (a
+    test runner swaps sys.stdout per test; a handler holding an old one writes to a closed file)."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", log_format: str = "auto", *, stream: TextIO | None = None) -> None:
     """Configures structlog and routes stdlib logging through the same renderer.
 
     Logs go to stdout unless stream says otherwise (a command whose stdout is its output uses stderr).
     """
+    explicit_stream = stream is not None
     stream = stream or sys.stdout
     as_json = log_format == "json" or (log_format == "auto" and not stream.isatty())
     shared: list[Any] = [
@@ -76,7 +90,7 @@ def configure_logging(level: str = "INFO", log_format: str = "auto", *, stream: 
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(stream)
+    handler: logging.Handler = logging.StreamHandler(stream) if explicit_stream else _StdoutHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
