@@ -66,6 +66,17 @@ def test_invalid_quizzes_get_per_field_errors(client, change, field):
     assert any(field in map(str, error["loc"]) for error in answer.json()["detail"])
 
 
+def test_a_quiz_error_names_the_person_and_field_as_documented(client):
+    """One object or a list of them: the loc is ["body", (person,) field, (index)], without the name of
+    the union branch pydantic tried, and without the other branch's complaint."""
+    alone = client.post("/api/recommendations", json={**QUIZ, "favoriteMovie": ""})
+    assert [error["loc"] for error in alone.json()["detail"]] == [["body", "favoriteMovie"]]
+    group = client.post("/api/recommendations", json=[QUIZ, {**QUIZ, "moodPreference": ["Drama", ""]}])
+    assert [error["loc"] for error in group.json()["detail"]] == [["body", 1, "moodPreference", 1]]
+    neither = client.post("/api/recommendations", json="a quiz")
+    assert neither.status_code == 422 and all(error["loc"][:1] == ["body"] for error in neither.json()["detail"])
+
+
 def test_groups_of_up_to_ten_people(client):
     """An array of 1–10 people is accepted; 11 are not."""
     assert client.post("/api/recommendations", json=[QUIZ] * 10).status_code == 201

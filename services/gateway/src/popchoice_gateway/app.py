@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import re
 import secrets
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 import redis.asyncio as redis
@@ -155,10 +157,26 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     echoes what was sent (a password, a token)."""
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"type": error.get("type", "value_error"), "loc": list(error.get("loc", ())), "msg": error.get("msg", "")}
+        {"type": error.get("type", "value_error"), "loc": loc, "msg": error.get("msg", "")}
         for error in exc.errors()
+        if (loc := _body_loc(list(error.get("loc", ())), exc.body)) is not None
     ]
     return JSONResponse({"detail": errors}, status_code=422)
+
+
+def _body_loc(loc: list[Any], body: Any) -> list[Any] | None:
+    """The loc as documented (``["body", 1, "moodPreference", 2]``): a body that is one object or a list
+    of them (the quiz) makes pydantic name the union branch after "body" and report both branches. The
+    branch the body took keeps its errors, without the branch's name; the other's are dropped (None)."""
+    if len(loc) < 2 or loc[0] != "body" or not isinstance(loc[1], str) or not _UNION_BRANCH.match(loc[1]):
+        return loc
+    if loc[1].startswith("list[") != isinstance(body, list):
+        return None
+    return [loc[0], *loc[2:]]
+
+
+#: pydantic's names of union branches (a model, or list[Model]); the product's field names are camelCase.
+_UNION_BRANCH = re.compile(r"^(list\[)?[A-Z][A-Za-z0-9]*\]?$")
 
 
 async def _sweep_hourly(accounts: AccountService) -> None:
