@@ -542,6 +542,14 @@ async def record_feedback(
     return written
 
 
+async def feedback_kinds(executor: Executor, recommendation_id: uuid.UUID) -> dict[str, str]:
+    """The feedback given on a recommendation's picks: movie key → kind (one per pick)."""
+    rows = await executor.fetch(
+        "SELECT movie_key, kind FROM recommendation_feedback WHERE recommendation_id = $1", recommendation_id
+    )
+    return {row["movie_key"]: row["kind"] for row in rows}
+
+
 async def delete_feedback(
     connection: asyncpg.Connection, recommendation_id: uuid.UUID, user_id: uuid.UUID, movie_key: str
 ) -> bool:
