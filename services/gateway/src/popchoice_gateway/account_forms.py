@@ -60,5 +60,5 @@ def weak_password(exc: WeakPassword, t: Translator) -> str:
 
 
 def retry_in(seconds: int, t: Translator) -> str:
-    """"Too many attempts", with the wait rounded up to whole minutes."""
+    """ "Too many attempts", with the wait rounded up to whole minutes."""
     return t("forms.too_many_attempts", n=max(1, -(-seconds // 60)))

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from popchoice_gateway.handlers import account, account_pages, auth, feedback, memory, operations, pages, recommendations, titles
+from popchoice_gateway.handlers import (
+    account,
+    account_pages,
+    auth,
+    feedback,
+    memory,
+    operations,
+    pages,
+    recommendations,
+    titles,
+)
 
 router = APIRouter()
 router.include_router(recommendations.router)

@@ -138,7 +138,12 @@ async def signin_page(
 
 @router.post("/signin")
 async def signin(
-    request: Request, gateway: State, t: PageTranslator, email: FormText = "", password: FormText = "", next: FormText = ""
+    request: Request,
+    gateway: State,
+    t: PageTranslator,
+    email: FormText = "",
+    password: FormText = "",
+    next: FormText = "",
 ) -> Response:
     def again(errors: FormErrors, status_code: int) -> HTMLResponse:
         return _form_page(

@@ -88,7 +88,9 @@ def render(
     cookies = Response()
     token = ""
     if viewer is not None or forms:
-        token = csrf_token_for(request, cookies, secure=gateway.settings.secure_cookies or request.url.scheme == "https")
+        token = csrf_token_for(
+            request, cookies, secure=gateway.settings.secure_cookies or request.url.scheme == "https"
+        )
         personal = True
     html = TEMPLATES.get_template(template).render(
         page_context(
@@ -108,7 +110,6 @@ def render(
     for cookie in cookies.headers.getlist("set-cookie"):
         response.headers.append("set-cookie", cookie)
     return response
-
 
 
 @router.get("/")
