@@ -3,9 +3,9 @@ up, in and out, a password reset by mail, the account page (history, movie-memor
 and the feedback buttons, each error worded next to its field."""
 
 import re
+import uuid
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
