@@ -213,7 +213,8 @@ async def test_feedback_buttons_are_the_owners_and_toggle_without_js(app, ann, d
     for position, key in enumerate(("tmdb:949", "tmdb:680")):
         await insert_pick(db_pool, recommendation_id, key, position=position, is_main_recommendation=position == 0)
     page = ann.page(f"/r/{recommendation_id}")
-    assert page.text.count('<form class="feedback"') == 2 and "feedback.js" in page.text
+    assert page.text.count('<form class="feedback"') == 2 and '<script src="/assets/feedback.js" defer>' in page.text
+    assert app.get("/assets/feedback.js").status_code == 200
     assert_page_is_locked_down(page)
     tick = '<span class="tick" aria-hidden="true">✓ </span>'
     assert f'value="already_watched" class="chip" aria-pressed="false">{tick}Watched it<' in page.text
