@@ -43,8 +43,8 @@ lint: $(STAMP) ## import boundaries (import-linter), ruff and mypy (sources, the
 	done; exit $$status
 
 screenshots: $(STAMP) ## regenerate docs/screenshots/ (each page, desktop and phone width) from the browser tests
-	rm -f docs/screenshots/*.png
-	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest -p no:xdist tests/test_pages_in_browser.py
+	rm -f $(filter-out docs/screenshots/console-%,$(wildcard docs/screenshots/*.png))
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/pytest -p no:xdist tests/test_pages_in_browser.py tests/test_account_in_browser.py
 
 bench-pages: $(STAMP) ## browser benchmark: first result visible after submitting the quiz (local embedder, warm)
 	$(BIN)/python bench/pages/run.py

@@ -45,8 +45,9 @@ class Processes:
             log.close()
 
 
-async def start_gateway(processes, **extra):
-    port = free_port()
+async def start_gateway(processes, port=None, **extra):
+    """A gateway on port (a free one when None), once it answers its health check; a client of it."""
+    port = port or free_port()
     processes.start("popchoice_gateway", GATEWAY_PORT=port, **extra)
     client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": API_KEY}, timeout=30)
     deadline = time.monotonic() + 30

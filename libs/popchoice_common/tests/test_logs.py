@@ -50,6 +50,19 @@ def test_redact_text_keeps_non_secrets():
     assert redact_text("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
 
 
+def test_secret_query_parameters_are_masked_in_an_access_log_line(capsys):
+    """A path's ?token= (a reset link) or &password= is masked, other parameters stay, in stdlib lines too."""
+    assert redact_text("GET /reset-password?token=abc_DEF-123 HTTP/1.1") == "GET /reset-password?token=*** HTTP/1.1"
+    assert redact_text("/x?q=heat&api_key=k1&page=2") == "/x?q=heat&api_key=***&page=2"
+    assert redact_text("/account?q=token&history=2") == "/account?q=token&history=2"
+    configure_logging("INFO", "json")
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", "/r?token=s3cr3t", "1.1", 200
+    )
+    (line,) = read_json_lines(capsys)
+    assert "s3cr3t" not in line["event"] and "/r?token=*** " in line["event"]
+
+
 def test_events_below_the_level_are_dropped_before_processing(capsys, monkeypatch):
     """At WARNING an info event is neither written nor rendered (no redaction work is done for it)."""
     from popchoice_common import logs

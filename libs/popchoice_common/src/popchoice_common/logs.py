@@ -18,12 +18,15 @@ _SECRET_KEY = re.compile(r"(pass(word)?|secret|token|api[_-]?key|authorization|c
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _OPENAI_KEY = re.compile(r"sk-[A-Za-z0-9_-]{8,}")
+# A URL's query parameter named like a secret (?token=…, &password=…): access logs print whole paths.
+_QUERY_SECRET = re.compile(r"(?i)([?&][\w.-]*(?:token|pass(?:word)?|secret|api[_-]?key)[\w.-]*=)[^&#\s\"']+")
 REDACTED = "***"
 
 
 def redact_text(text: str) -> str:
-    """Masks passwords in URLs, bearer tokens and API-key-shaped strings."""
+    """Masks passwords in URLs, secret-named query parameters, bearer tokens and API-key-shaped strings."""
     text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
+    text = _QUERY_SECRET.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     return _OPENAI_KEY.sub(REDACTED, text)
 

@@ -156,6 +156,17 @@ async def test_the_deck_leaves_out_films_the_person_rated_under_either_key(db_co
     assert [(film.movie_key, film.name) for film in deck] == [("tmdb:329865", "Arrival")]
 
 
+async def test_curated_films_without_votes_follow_the_voted_ones_best_rated_first(db_conn, owner):
+    """The curated seed's films are in the deck without a TMDB vote count (after voted films, best rated
+    first); other unvoted films are not."""
+    await insert_movie(db_conn, "Heat", 1995, source="curated_seed", score_rating=8.3)
+    await insert_movie(db_conn, "Casablanca", 1942, source="curated_seed", score_rating=8.5)
+    await insert_movie(db_conn, "Alien", 1979, tmdb_id=348, vote_count=15_000)
+    await insert_movie(db_conn, "Found somewhere", 2016, source="discovery", score_rating=9.0)
+    deck = await repository.unrated_well_known_films(db_conn, owner, limit=10)
+    assert [film.name for film in deck] == ["Alien", "Casablanca", "Heat"]
+
+
 async def test_a_movie_key_finds_its_catalog_film_under_the_canonical_key(db_conn):
     await insert_movie(db_conn, "Léon", 1994, tmdb_id=101)
     await insert_movie(db_conn, "Amélie", 2001)

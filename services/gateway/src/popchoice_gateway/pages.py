@@ -4,6 +4,7 @@ of a recommendation the result and share pages render (pure: built from stored r
 from __future__ import annotations
 
 import re
+import uuid
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -99,6 +100,8 @@ class ResultView:
     broadened: bool
     gave_way: list[str] = field(default_factory=list)
     more_picks_status: str | None = None
+    #: The person it was made for (None: made without an account); only they give feedback on it.
+    user_id: uuid.UUID | None = None
 
     @property
     def finished(self) -> bool:
@@ -164,7 +167,27 @@ def result_view(
         # "era and moods" says it all when both were relaxed.
         gave_way=gave_way[-1:],
         more_picks_status=row.more_picks_status,
+        user_id=row.user_id,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The signed-in person a page is shown to (the header names them)."""
+
+    user_id: uuid.UUID
+    email: str
+    display_name: str | None
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.email
+
+
+#: The feedback a pick's owner can give, in the order the buttons show them (the API's kinds).
+FEEDBACK_KINDS = ("already_watched", "useful", "not_for_me", "wrong_mood", "too_obvious", "too_obscure", "close")
+#: What the movie-memory trainer lets a person say about a film (the API's kinds).
+MEMORY_KINDS = ("watched", "not_seen", "liked", "not_interested")
 
 
 def environment() -> Environment:
@@ -183,10 +206,13 @@ def environment() -> Environment:
         moods=MOODS,
         tones=TONES,
         max_people=MAX_PEOPLE,
+        feedback_kinds=FEEDBACK_KINDS,
+        memory_kinds=MEMORY_KINDS,
     )
     return env
 
 
 def page_context(t: Translator, path: str, **values: Any) -> dict[str, Any]:
-    """What every template gets: the translator, the language, the current path (for the switch)."""
-    return {"t": t, "lang": t.language, "path": path, **values}
+    """What every template gets: the translator, the language, the current path (for the switch), who
+    is signed in (None: nobody) and the CSRF token the page's forms echo ("" when it has none)."""
+    return {"t": t, "lang": t.language, "path": path, "viewer": None, "csrf_token": "", **values}

@@ -469,7 +469,8 @@ async def memory_counts(executor: Executor, user_id: uuid.UUID) -> dict[str, int
 
 async def unrated_well_known_films(executor: Executor, user_id: uuid.UUID, *, limit: int) -> list[DeckFilm]:
     """The most voted catalog films the person has said nothing about, best known first (the trainer's
-    deck is chosen among them with memory.varied_deck)."""
+    deck is chosen among them with memory.varied_deck). The curated seed's films are well known by
+    choice: without TMDB's vote count (a catalog not matched to TMDB yet) they follow, best rated first."""
     rows = await executor.fetch(
         """
         SELECT CASE WHEN m.tmdb_id IS NOT NULL THEN 'tmdb:' || m.tmdb_id
@@ -479,14 +480,14 @@ async def unrated_well_known_films(executor: Executor, user_id: uuid.UUID, *, li
                      WHERE mg.movie_id = m.id ORDER BY mg.genre_id) AS genres,
                m.vote_count
         FROM movies m
-        WHERE m.vote_count IS NOT NULL
+        WHERE (m.vote_count IS NOT NULL OR m.source = 'curated_seed')
           AND NOT EXISTS (
               SELECT 1 FROM user_movie_interactions i
               WHERE i.user_id = $1
                 AND i.movie_key IN (
                     'tmdb:' || m.tmdb_id, 'title:' || m.normalized_name || ':' || coalesce(m.year::text, 'na'))
           )
-        ORDER BY m.vote_count DESC NULLS LAST, m.id
+        ORDER BY m.vote_count DESC NULLS LAST, m.score_rating DESC NULLS LAST, m.id
         LIMIT $2
         """,
         user_id,
@@ -540,6 +541,14 @@ async def record_feedback(
     if written is not None:
         await upsert_interaction(connection, user_id, film, written, source_recommendation_id=recommendation_id)
     return written
+
+
+async def feedback_kinds(executor: Executor, recommendation_id: uuid.UUID) -> dict[str, str]:
+    """The feedback given on a recommendation's picks: movie key → kind (one per pick)."""
+    rows = await executor.fetch(
+        "SELECT movie_key, kind FROM recommendation_feedback WHERE recommendation_id = $1", recommendation_id
+    )
+    return {row["movie_key"]: row["kind"] for row in rows}
 
 
 async def delete_feedback(

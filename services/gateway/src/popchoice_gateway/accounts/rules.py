@@ -20,7 +20,12 @@ class InvalidEmail(ValueError):
 
 
 class WeakPassword(ValueError):
-    """The password breaks a rule; the message says which (never the password)."""
+    """The password breaks a rule; the message says which (never the password), and `rule` names it
+    (short, long, blank, common, email) for pages that word it in the reader's language."""
+
+    def __init__(self, reason: str, rule: str) -> None:
+        self.rule = rule
+        super().__init__(reason)
 
 
 def normalize_email(raw: str) -> str:
@@ -54,13 +59,13 @@ def common_passwords() -> frozenset[str]:
 def check_password(password: str, *, email: str | None = None) -> None:
     """Raises WeakPassword naming the rule a new password breaks."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"must be at least {MIN_PASSWORD_LENGTH} characters")
+        raise WeakPassword(f"must be at least {MIN_PASSWORD_LENGTH} characters", "short")
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise WeakPassword(f"must be at most {MAX_PASSWORD_LENGTH} characters")
+        raise WeakPassword(f"must be at most {MAX_PASSWORD_LENGTH} characters", "long")
     if not password.strip():
-        raise WeakPassword("must not be only spaces")
+        raise WeakPassword("must not be only spaces", "blank")
     folded = password.lower()
     if folded in common_passwords():
-        raise WeakPassword("is one of the most common passwords; choose another")
+        raise WeakPassword("is one of the most common passwords; choose another", "common")
     if email is not None and folded in {email.lower(), email.lower().partition("@")[0]}:
-        raise WeakPassword("must not be your e-mail address")
+        raise WeakPassword("must not be your e-mail address", "email")

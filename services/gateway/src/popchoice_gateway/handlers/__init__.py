@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from popchoice_gateway.handlers import account, auth, feedback, memory, operations, pages, recommendations, titles
+from popchoice_gateway.handlers import (
+    account,
+    account_pages,
+    auth,
+    feedback,
+    memory,
+    operations,
+    pages,
+    recommendations,
+    titles,
+)
 
 router = APIRouter()
 router.include_router(recommendations.router)
@@ -16,3 +26,4 @@ router.include_router(auth.router)
 router.include_router(account.router)
 router.include_router(titles.router)
 router.include_router(pages.router)
+router.include_router(account_pages.router)

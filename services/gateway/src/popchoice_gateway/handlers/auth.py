@@ -85,8 +85,8 @@ def clear_session_cookie(response: Response, request: Request, gateway: GatewayS
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=secure(request, gateway))
 
 
-def _signed_in(request: Request, response: Response, gateway: GatewayState, signed: SignedIn) -> SessionOut:
-    """Sets the new session's cookie and a fresh CSRF pair (the token is also in the body)."""
+def start_session(request: Request, response: Response, gateway: GatewayState, signed: SignedIn) -> str:
+    """Sets the new session's cookie and a fresh CSRF pair; returns the CSRF token."""
     response.set_cookie(
         SESSION_COOKIE,
         signed.session_id,
@@ -99,6 +99,12 @@ def _signed_in(request: Request, response: Response, gateway: GatewayState, sign
     csrf = new_csrf_token()
     set_csrf_cookie(response, csrf, secure=secure(request, gateway))
     response.headers["Cache-Control"] = "no-store"
+    return csrf
+
+
+def _signed_in(request: Request, response: Response, gateway: GatewayState, signed: SignedIn) -> SessionOut:
+    """Sets the new session's cookie and a fresh CSRF pair (the token is also in the body)."""
+    csrf = start_session(request, response, gateway, signed)
     user = signed.user
     return SessionOut(
         signedIn=True,

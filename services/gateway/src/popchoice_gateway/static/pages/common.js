@@ -15,18 +15,22 @@
     return message;
   }
 
+  /* The page's own token when it carries one (signed in, or a page with forms): asking /api/csrf for a
+     new pair would replace the cookie the page's forms echo. */
   function csrf() {
+    var meta = document.querySelector("meta[name=csrf-token]");
+    if (!csrfToken && meta) csrfToken = meta.getAttribute("content");
     if (csrfToken) return Promise.resolve(csrfToken);
     return fetch("/api/csrf", { credentials: "same-origin" })
       .then(function (response) { return response.json(); })
       .then(function (body) { csrfToken = body.csrfToken; return csrfToken; });
   }
 
-  /* POSTs JSON with the CSRF pair; resolves to {status, body} whatever the status (network errors reject). */
-  function post(url, payload) {
+  /* Sends JSON with the CSRF pair; resolves to {status, body} whatever the status (network errors reject). */
+  function send(method, url, payload) {
     return csrf().then(function (token) {
       return fetch(url, {
-        method: "POST",
+        method: method,
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": token },
         body: payload === undefined ? undefined : JSON.stringify(payload)
@@ -38,6 +42,8 @@
     });
   }
 
+  function post(url, payload) { return send("POST", url, payload); }
+
   function show(element, message) {
     element.textContent = message || "";
     element.hidden = !message;
@@ -47,6 +53,7 @@
   window.PopChoice.text = text;
   window.PopChoice.csrf = csrf;
   window.PopChoice.post = post;
+  window.PopChoice.send = send;
   window.PopChoice.show = show;
   /* Hooks run after picks are (re)rendered, with the picks' container: the feedback buttons (#13) bind here. */
   window.PopChoice.onPicks = window.PopChoice.onPicks || [];
