@@ -85,10 +85,9 @@ def _parent_pid(pid: int) -> int:
         return 0
 
 
-def _server_pids(backend_pid: int) -> list[int]:
-    """The bench's own PostgreSQL server: the postmaster of one of its backends and every process that
-    postmaster started. Other PostgreSQL servers on the machine (other people's tests) are not counted."""
-    postmaster = _parent_pid(backend_pid)
+def _server_pids(postmaster: int) -> list[int]:
+    """The bench's own PostgreSQL server: its postmaster and every process that postmaster started.
+    Other PostgreSQL servers on the machine (other people's tests) are not counted."""
     children = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
     return [postmaster, *(pid for pid in children if _parent_pid(pid) == postmaster)]
 
@@ -103,11 +102,11 @@ def cpu_probe_ms() -> float:
     return round((time.process_time() - started) * 1000, 1)
 
 
-async def _backend_pid(url: str) -> int:
+async def _postmaster_pid(url: str) -> int:
+    """The PID of the PostgreSQL server behind url: the parent of one of its backends (read while it lives)."""
     connection = await asyncpg.connect(url)
     try:
-        pid: int = await connection.fetchval("SELECT pg_backend_pid()")
-        return pid
+        return _parent_pid(await connection.fetchval("SELECT pg_backend_pid()"))
     finally:
         await connection.close()
 
@@ -239,7 +238,7 @@ async def _drive(
     pids = {
         "gateway": [processes[0].pid],
         "recommenders": [process.pid for process in processes[1:]],
-        "postgres": _server_pids(await _backend_pid(url)),
+        "postgres": _server_pids(await _postmaster_pid(url)),
         "postgres_machine": _pids_named("postgres"),
         "redis": _pids_named("redis-server"),
     }

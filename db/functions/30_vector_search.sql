@@ -184,12 +184,13 @@ BEGIN
     -- ("Exact candidate search").
     -- Each statement keeps one generic plan (plan_cache_mode): both plans are the same whatever the
     -- filters (the GIN index; the HNSW index), and planning them again on every call cost about a
-    -- third of the exact search.
+    -- third of the exact search. Sorts are discouraged as in match_movies, so that the index search
+    -- never becomes a sort of the whole catalog (the exact search's top-N sorts have no alternative).
     EXECUTE format($definition$
         %5$s
         LANGUAGE plpgsql STABLE ROWS 30
         SET hnsw.ef_search = %3$s SET hnsw.iterative_scan = relaxed_order SET enable_seqscan = off
-        SET plan_cache_mode = force_generic_plan
+        SET enable_sort = off SET plan_cache_mode = force_generic_plan
         AS $body$
         DECLARE
             query_vector %1$s := query_embedding::%1$s;
@@ -199,14 +200,18 @@ BEGIN
             found_ids bigint[];
             query_distances double precision[];
             anchor_distances double precision[];
+            anchor_matrix double precision[];
+            anchor_count integer;
         BEGIN
             SELECT array_agg(a.id ORDER BY a.id), array_agg(a.embedding::%1$s ORDER BY a.id)
             INTO anchor_found, anchor_vectors
             FROM movies a WHERE a.id = ANY(anchor_ids) AND a.embedding_model = %2$L;
+            anchor_count := coalesce(cardinality(anchor_vectors), 0);
             IF exact_limit > 0 AND match_count > 0
                AND (min_year IS NOT NULL OR max_year IS NOT NULL OR cardinality(wanted_genres) > 0) THEN
-                -- One anchor or none (the usual case) is a parameter; more are a per-film subquery.
-                IF coalesce(cardinality(anchor_vectors), 0) <= 1 THEN
+                -- One anchor or none (the usual case) is a parameter: one distance per film. More anchors
+                -- give each film a row of distances (anchor_matrix[film][anchor]) from a per-film subquery.
+                IF anchor_count <= 1 THEN
                     anchor := anchor_vectors[1];
                     SELECT array_agg(qualifying.id), array_agg(qualifying.query_distance),
                            array_agg(qualifying.anchor_distance)
@@ -220,18 +225,20 @@ BEGIN
                     ) AS qualifying;
                 ELSE
                     SELECT array_agg(qualifying.id), array_agg(qualifying.query_distance),
-                           array_agg(qualifying.anchor_distance)
-                    INTO found_ids, query_distances, anchor_distances
+                           array_agg(qualifying.anchor_distances)
+                    INTO found_ids, query_distances, anchor_matrix
                     FROM (
                         SELECT m.id, m.embedding::%1$s <=> query_vector AS query_distance,
-                               (SELECT min(m.embedding::%1$s <=> vectors.vector) FROM unnest(anchor_vectors) AS vectors(vector))
-                                   AS anchor_distance
+                               ARRAY(SELECT m.embedding::%1$s <=> vectors.vector
+                                     FROM unnest(anchor_vectors) WITH ORDINALITY AS vectors(vector, position)
+                                     ORDER BY vectors.position) AS anchor_distances
                         FROM movies m
                         WHERE m.search_keys && movie_search_query_keys(wanted_genres, min_year, max_year) AND %4$s
                         LIMIT exact_limit + 1
                     ) AS qualifying;
                 END IF;
-                IF coalesce(cardinality(found_ids), 0) <= exact_limit THEN
+                IF coalesce(cardinality(found_ids), 0) <= exact_limit AND anchor_count <= 1 THEN
+                    -- The match_count nearest the quiz text, and the match_count nearest the anchor.
                     RETURN QUERY
                     WITH measured AS MATERIALIZED (
                         SELECT * FROM unnest(found_ids, query_distances, anchor_distances)
@@ -242,6 +249,35 @@ BEGIN
                         UNION
                         (SELECT measured.id FROM measured WHERE measured.anchor_distance IS NOT NULL
                          ORDER BY measured.anchor_distance, measured.id LIMIT match_count)
+                    )
+                    SELECT m.id, m.name, m.year, m.age_rating, m.description, m.duration, m.score_rating, m.vote_count,
+                           1 - (m.embedding::%1$s <=> query_vector) AS similarity,
+                           best.similarity AS anchor_similarity, best.id AS anchor_id,
+                           m.tmdb_id, m.poster_url, m.localized_name, m.genre_ids
+                    FROM chosen
+                    JOIN movies m ON m.id = chosen.id
+                    LEFT JOIN LATERAL (
+                        SELECT given.id, 1 - (m.embedding::%1$s <=> given.vector) AS similarity
+                        FROM unnest(anchor_found, anchor_vectors) AS given(id, vector)
+                        ORDER BY 2 DESC LIMIT 1
+                    ) AS best ON true;
+                    RETURN;
+                ELSIF coalesce(cardinality(found_ids), 0) <= exact_limit THEN
+                    -- The match_count nearest the quiz text, and the match_count nearest each anchor.
+                    RETURN QUERY
+                    WITH measured AS MATERIALIZED (
+                        SELECT * FROM unnest(found_ids, query_distances) WITH ORDINALITY
+                            AS measured(id, query_distance, position)
+                    ),
+                    chosen AS (
+                        (SELECT measured.id FROM measured ORDER BY measured.query_distance, measured.id LIMIT match_count)
+                        UNION
+                        (SELECT near.id
+                         FROM generate_series(1, anchor_count) AS anchor_index
+                         CROSS JOIN LATERAL (
+                             SELECT measured.id FROM measured
+                             ORDER BY anchor_matrix[measured.position][anchor_index], measured.id LIMIT match_count
+                         ) AS near)
                     )
                     SELECT m.id, m.name, m.year, m.age_rating, m.description, m.duration, m.score_rating, m.vote_count,
                            1 - (m.embedding::%1$s <=> query_vector) AS similarity,

@@ -64,7 +64,11 @@ class Candidate:
 
     def __post_init__(self) -> None:
         title_movie_key = movie_key(title=self.name, year=self.year)
-        key = title_movie_key if self.tmdb_id is None else movie_key(title=self.name, year=self.year, tmdb_id=self.tmdb_id)
+        key = (
+            title_movie_key
+            if self.tmdb_id is None
+            else movie_key(title=self.name, year=self.year, tmdb_id=self.tmdb_id)
+        )
         object.__setattr__(self, "key", key)
         object.__setattr__(self, "title_movie_key", title_movie_key)
         object.__setattr__(self, "title_key", (normalize_title(self.name), self.year))
