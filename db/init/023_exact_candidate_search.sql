@@ -16,6 +16,10 @@
 --    the rest of the read. A vector too large for the row (above about 450 dimensions with the
 --    default 2 kB toast target) still goes out of line; results are the same either way.
 --
+-- The GIN index takes each film's keys into its tree at once (fastupdate off): with GIN's default
+-- pending list, a freshly seeded catalog's keys sat in an unsorted list that every search read
+-- through until a vacuum merged it (20 ms a search at 10,000 films, against 0.2 ms from the tree).
+--
 -- Adding the stored column rewrites the table, which also moves the embeddings already stored into
 -- their rows, and rebuilds its indexes (the HNSW index included): seconds for a catalog of 10,000 films.
 
@@ -28,4 +32,4 @@ $$;
 ALTER TABLE movies ALTER COLUMN embedding SET STORAGE MAIN;
 ALTER TABLE movies ADD COLUMN IF NOT EXISTS search_keys integer[]
     GENERATED ALWAYS AS (movie_search_keys(genre_ids, year)) STORED;
-CREATE INDEX IF NOT EXISTS movies_search_keys_idx ON movies USING gin (search_keys);
+CREATE INDEX IF NOT EXISTS movies_search_keys_idx ON movies USING gin (search_keys) WITH (fastupdate = off);
