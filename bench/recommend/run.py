@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import redis.asyncio as redis
 import uvloop
 
@@ -76,6 +77,21 @@ def _pids_named(name: str) -> list[int]:
     return found
 
 
+def _parent_pid(pid: int) -> int:
+    """The parent of a process (Linux /proc), 0 when it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return 0
+
+
+def _server_pids(postmaster: int) -> list[int]:
+    """The bench's own PostgreSQL server: its postmaster and every process that postmaster started.
+    Other PostgreSQL servers on the machine (other people's tests) are not counted."""
+    children = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    return [postmaster, *(pid for pid in children if _parent_pid(pid) == postmaster)]
+
+
 def cpu_probe_ms() -> float:
     """CPU time of a fixed pure-Python loop: this machine's speed at the moment (a shared 2-core VM
     varies by more than 1.5x over minutes), so runs can be compared."""
@@ -84,6 +100,15 @@ def cpu_probe_ms() -> float:
     for value in range(2_000_000):
         total += value * value
     return round((time.process_time() - started) * 1000, 1)
+
+
+async def _postmaster_pid(url: str) -> int:
+    """The PID of the PostgreSQL server behind url: the parent of one of its backends (read while it lives)."""
+    connection = await asyncpg.connect(url)
+    try:
+        return _parent_pid(await connection.fetchval("SELECT pg_backend_pid()"))
+    finally:
+        await connection.close()
 
 
 def _free_port() -> int:
@@ -213,7 +238,8 @@ async def _drive(
     pids = {
         "gateway": [processes[0].pid],
         "recommenders": [process.pid for process in processes[1:]],
-        "postgres": _pids_named("postgres"),
+        "postgres": _server_pids(await _postmaster_pid(url)),
+        "postgres_machine": _pids_named("postgres"),
         "redis": _pids_named("redis-server"),
     }
     before = {name: sum(map(_cpu_seconds, group)) for name, group in pids.items()}
@@ -223,7 +249,7 @@ async def _drive(
     latencies, elapsed = await clients(base, concurrency, total, seed=2, rate=rate)
     cpu = {name: sum(map(_cpu_seconds, group)) - before[name] for name, group in pids.items()}
     cpu["bench_clients"] = time.process_time() - before["bench_clients"]
-    cpu["other"] = _busy_seconds() - busy - sum(cpu.values())
+    cpu["other"] = _busy_seconds() - busy - sum(value for name, value in cpu.items() if name != "postgres_machine")
     # CPU milliseconds per completed recommendation, by process group (all cores together).
     CPU_PER_RECOMMENDATION.update({name: round(value * 1000 / len(latencies), 2) for name, value in cpu.items()})
     CPU_PROBE_MS.append(cpu_probe_ms())

@@ -38,6 +38,23 @@ BEGIN
 END;
 $$;
 
+-- The movies.search_keys (db/init/023) that hold the films of any of these genres (none: any genre)
+-- released between these years (none: any year, an unknown one included): each wanted genre id ×
+-- 1000 + each decade of the range, or the bare decades (genre 0) when no genre is wanted; 999 is the
+-- decade of an unknown year. Years run from 1870 to 2100 (movies_year_check). The keys are whole
+-- decades: the exact years are checked on the row.
+CREATE OR REPLACE FUNCTION movie_search_query_keys(p_wanted_genres integer[], p_min_year integer, p_max_year integer)
+RETURNS integer[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY(
+        SELECT genre * 1000 + decades.decade
+        FROM unnest(CASE WHEN cardinality(p_wanted_genres) > 0 THEN p_wanted_genres ELSE '{0}' END) AS genre,
+             (SELECT generate_series(coalesce(p_min_year, 1870) / 10, coalesce(p_max_year, 2100) / 10) AS decade
+              UNION ALL
+              SELECT 999 WHERE p_min_year IS NULL AND p_max_year IS NULL) AS decades
+    )
+$$;
+
 -- Defines match_movies and match_movie_picks for p_model (NULL: no model is active, and both only
 -- say how to configure one).
 --
@@ -82,7 +99,7 @@ DECLARE
             query_embedding vector, anchor_ids bigint[], match_count integer,
             min_year integer DEFAULT NULL, max_year integer DEFAULT NULL, wanted_genres integer[] DEFAULT NULL,
             forbidden_genres integer[] DEFAULT NULL, allowed_age_ratings text[] DEFAULT NULL,
-            max_runtime integer DEFAULT NULL, excluded_ids bigint[] DEFAULT NULL
+            max_runtime integer DEFAULT NULL, excluded_ids bigint[] DEFAULT NULL, exact_limit integer DEFAULT 2000
         ) RETURNS TABLE (
             id bigint, name text, year integer, age_rating text, description text, duration integer,
             score_rating numeric, vote_count integer, similarity double precision,
@@ -151,23 +168,139 @@ BEGIN
     -- The nearest films to the quiz text and, for each anchor film (the favourite resolved to a
     -- catalog row, liked films), the nearest films to that film's own embedding: all of them
     -- meeting the filters (a NULL filter is no filter), with their similarity to the quiz text, their
-    -- best similarity to an anchor (and which), and their TMDB genre ids (movies.genre_ids, db/init/017). pgvector's iterative index
-    -- scan (relaxed order, re-sorted here) keeps reading the index until match_count rows pass the
-    -- filters, so a strict filter still returns enough films.
+    -- best similarity to an anchor (and which), and their TMDB genre ids (movies.genre_ids, db/init/017).
+    --
+    -- Two ways to find them, chosen per call:
+    -- * exact: when an era or moods are asked for, the films meeting them are read through
+    --   movies.search_keys (db/init/023) and every one is measured against the quiz text and the
+    --   anchors in one pass. This is the search of choice while few films qualify (a quiz's era and
+    --   two moods leave 5-10% of a catalog): it reads only those films, where the HNSW graph must be
+    --   walked past every film the filters remove. It stops after exact_limit + 1 films: more than
+    --   exact_limit qualify, and
+    -- * index: pgvector's iterative HNSW scan (relaxed order, re-sorted here) with the filters inside,
+    --   reading on until match_count rows pass, near the quiz text and near each anchor. For a loose
+    --   filter (no era and no moods, or more than exact_limit films) this reads less.
+    -- exact_limit 0 always uses the index. Measured on 10,000 films in docs/benchmarks.md
+    -- ("Exact candidate search").
+    -- Each statement keeps one generic plan (plan_cache_mode): both plans are the same whatever the
+    -- filters (the GIN index; the HNSW index), and planning them again on every call cost about a
+    -- third of the exact search. Sorts are discouraged as in match_movies, so that the index search
+    -- never becomes a sort of the whole catalog (the exact search's top-N sorts have no alternative).
     EXECUTE format($definition$
         %5$s
-        LANGUAGE sql STABLE ROWS 30
+        LANGUAGE plpgsql STABLE ROWS 30
         SET hnsw.ef_search = %3$s SET hnsw.iterative_scan = relaxed_order SET enable_seqscan = off
+        SET enable_sort = off SET plan_cache_mode = force_generic_plan
         AS $body$
+        DECLARE
+            query_vector %1$s := query_embedding::%1$s;
+            anchor_found bigint[];
+            anchor_vectors %1$s[];
+            anchor %1$s;
+            found_ids bigint[];
+            query_distances double precision[];
+            anchor_distances double precision[];
+            anchor_matrix double precision[];
+            anchor_count integer;
+        BEGIN
+            SELECT array_agg(a.id ORDER BY a.id), array_agg(a.embedding::%1$s ORDER BY a.id)
+            INTO anchor_found, anchor_vectors
+            FROM movies a WHERE a.id = ANY(anchor_ids) AND a.embedding_model = %2$L;
+            anchor_count := coalesce(cardinality(anchor_vectors), 0);
+            IF exact_limit > 0 AND match_count > 0
+               AND (min_year IS NOT NULL OR max_year IS NOT NULL OR cardinality(wanted_genres) > 0) THEN
+                -- One anchor or none (the usual case) is a parameter: one distance per film. More anchors
+                -- give each film a row of distances (anchor_matrix[film][anchor]) from a per-film subquery.
+                IF anchor_count <= 1 THEN
+                    anchor := anchor_vectors[1];
+                    SELECT array_agg(qualifying.id), array_agg(qualifying.query_distance),
+                           array_agg(qualifying.anchor_distance)
+                    INTO found_ids, query_distances, anchor_distances
+                    FROM (
+                        SELECT m.id, m.embedding::%1$s <=> query_vector AS query_distance,
+                               m.embedding::%1$s <=> anchor AS anchor_distance
+                        FROM movies m
+                        WHERE m.search_keys && movie_search_query_keys(wanted_genres, min_year, max_year) AND %4$s
+                        LIMIT exact_limit + 1
+                    ) AS qualifying;
+                ELSE
+                    SELECT array_agg(qualifying.id), array_agg(qualifying.query_distance),
+                           array_agg(qualifying.anchor_distances)
+                    INTO found_ids, query_distances, anchor_matrix
+                    FROM (
+                        SELECT m.id, m.embedding::%1$s <=> query_vector AS query_distance,
+                               ARRAY(SELECT m.embedding::%1$s <=> vectors.vector
+                                     FROM unnest(anchor_vectors) WITH ORDINALITY AS vectors(vector, position)
+                                     ORDER BY vectors.position) AS anchor_distances
+                        FROM movies m
+                        WHERE m.search_keys && movie_search_query_keys(wanted_genres, min_year, max_year) AND %4$s
+                        LIMIT exact_limit + 1
+                    ) AS qualifying;
+                END IF;
+                IF coalesce(cardinality(found_ids), 0) <= exact_limit AND anchor_count <= 1 THEN
+                    -- The match_count nearest the quiz text, and the match_count nearest the anchor.
+                    RETURN QUERY
+                    WITH measured AS MATERIALIZED (
+                        SELECT * FROM unnest(found_ids, query_distances, anchor_distances)
+                            AS measured(id, query_distance, anchor_distance)
+                    ),
+                    chosen AS (
+                        (SELECT measured.id FROM measured ORDER BY measured.query_distance, measured.id LIMIT match_count)
+                        UNION
+                        (SELECT measured.id FROM measured WHERE measured.anchor_distance IS NOT NULL
+                         ORDER BY measured.anchor_distance, measured.id LIMIT match_count)
+                    )
+                    SELECT m.id, m.name, m.year, m.age_rating, m.description, m.duration, m.score_rating, m.vote_count,
+                           1 - (m.embedding::%1$s <=> query_vector) AS similarity,
+                           best.similarity AS anchor_similarity, best.id AS anchor_id,
+                           m.tmdb_id, m.poster_url, m.localized_name, m.genre_ids
+                    FROM chosen
+                    JOIN movies m ON m.id = chosen.id
+                    LEFT JOIN LATERAL (
+                        SELECT given.id, 1 - (m.embedding::%1$s <=> given.vector) AS similarity
+                        FROM unnest(anchor_found, anchor_vectors) AS given(id, vector)
+                        ORDER BY 2 DESC LIMIT 1
+                    ) AS best ON true;
+                    RETURN;
+                ELSIF coalesce(cardinality(found_ids), 0) <= exact_limit THEN
+                    -- The match_count nearest the quiz text, and the match_count nearest each anchor.
+                    RETURN QUERY
+                    WITH measured AS MATERIALIZED (
+                        SELECT * FROM unnest(found_ids, query_distances) WITH ORDINALITY
+                            AS measured(id, query_distance, position)
+                    ),
+                    chosen AS (
+                        (SELECT measured.id FROM measured ORDER BY measured.query_distance, measured.id LIMIT match_count)
+                        UNION
+                        (SELECT near.id
+                         FROM generate_series(1, anchor_count) AS anchor_index
+                         CROSS JOIN LATERAL (
+                             SELECT measured.id FROM measured
+                             ORDER BY anchor_matrix[measured.position][anchor_index], measured.id LIMIT match_count
+                         ) AS near)
+                    )
+                    SELECT m.id, m.name, m.year, m.age_rating, m.description, m.duration, m.score_rating, m.vote_count,
+                           1 - (m.embedding::%1$s <=> query_vector) AS similarity,
+                           best.similarity AS anchor_similarity, best.id AS anchor_id,
+                           m.tmdb_id, m.poster_url, m.localized_name, m.genre_ids
+                    FROM chosen
+                    JOIN movies m ON m.id = chosen.id
+                    LEFT JOIN LATERAL (
+                        SELECT given.id, 1 - (m.embedding::%1$s <=> given.vector) AS similarity
+                        FROM unnest(anchor_found, anchor_vectors) AS given(id, vector)
+                        ORDER BY 2 DESC LIMIT 1
+                    ) AS best ON true;
+                    RETURN;
+                END IF;
+            END IF;
+            RETURN QUERY
             WITH anchors AS (
-                SELECT a.id, a.embedding::%1$s AS embedding
-                FROM movies a
-                WHERE a.id = ANY(anchor_ids) AND a.embedding_model = %2$L
+                SELECT given.id, given.vector AS embedding FROM unnest(anchor_found, anchor_vectors) AS given(id, vector)
             ),
             near_query AS (
                 SELECT m.id FROM movies m
                 WHERE %4$s
-                ORDER BY m.embedding::%1$s <=> query_embedding::%1$s
+                ORDER BY m.embedding::%1$s <=> query_vector
                 LIMIT greatest(match_count, 0)
             ),
             near_anchors AS (
@@ -179,17 +312,18 @@ BEGIN
                     LIMIT greatest(match_count, 0)
                 ) AS near
             ),
-            found AS (SELECT near_query.id FROM near_query UNION SELECT near_anchors.id FROM near_anchors)
+            chosen AS (SELECT near_query.id FROM near_query UNION SELECT near_anchors.id FROM near_anchors)
             SELECT m.id, m.name, m.year, m.age_rating, m.description, m.duration, m.score_rating, m.vote_count,
-                   1 - (m.embedding::%1$s <=> query_embedding::%1$s) AS similarity,
+                   1 - (m.embedding::%1$s <=> query_vector) AS similarity,
                    best.similarity AS anchor_similarity, best.id AS anchor_id,
                    m.tmdb_id, m.poster_url, m.localized_name, m.genre_ids
-            FROM found
-            JOIN movies m ON m.id = found.id
+            FROM chosen
+            JOIN movies m ON m.id = chosen.id
             LEFT JOIN LATERAL (
                 SELECT anchors.id, 1 - (m.embedding::%1$s <=> anchors.embedding) AS similarity
                 FROM anchors ORDER BY 2 DESC LIMIT 1
-            ) AS best ON true
+            ) AS best ON true;
+        END;
         $body$
     $definition$, search_type, p_model, p_ef_search, format($filter$
                 m.embedding_model = %1$L
@@ -234,6 +368,8 @@ $$;
 -- The chain that defined these before (007, then 011 and 012 wrapping it) is gone.
 DROP FUNCTION IF EXISTS define_match_movies(text, integer, integer);
 DROP FUNCTION IF EXISTS define_match_movie_picks(text, integer, integer);
+-- match_movie_candidates before exact_limit (a second overload would make every call ambiguous).
+DROP FUNCTION IF EXISTS match_movie_candidates(vector, bigint[], integer, integer, integer, integer[], integer[], text[], integer, bigint[]);
 
 -- (Re)define the searches for the model that is active now, keeping its ef_search, so that a change
 -- to this file reaches a running database at the next popchoice-migrate.

@@ -122,6 +122,12 @@ class PopChoiceSettings(BaseSettings):
     local_match_count: int = Field(
         default=30, ge=1, description="Catalog candidates per search (near the quiz text, and near each anchor film)."
     )
+    exact_search_max_films: int = Field(
+        default=2000,
+        ge=0,
+        description="The candidate search measures every film meeting a quiz's era and moods exactly while at most"
+        " this many qualify; above it (or with no era and no moods) it uses the HNSW index. 0: always the index.",
+    )
     local_match_threshold: float = Field(default=0.1)
     max_total_movies: int = Field(default=6, ge=1)
     max_jit_seed_movies: int = Field(default=5, ge=0)

@@ -214,7 +214,12 @@ class RecommendationPipeline:
         async with self.pool.acquire() as connection:
             for spec in specs:
                 for row in await repository.match_candidates(
-                    connection, query, anchor_ids=list(anchors), count=count, filters=spec
+                    connection,
+                    query,
+                    anchor_ids=list(anchors),
+                    count=count,
+                    filters=spec,
+                    exact_limit=self.settings.exact_search_max_films,
                 ):
                     found.setdefault(row.id, candidate_of(row, anchors, weak_anchors))
         candidates = list(found.values())

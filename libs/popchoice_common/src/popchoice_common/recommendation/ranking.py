@@ -63,8 +63,14 @@ class Candidate:
     title_key: tuple[str, int | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "key", movie_key(title=self.name, year=self.year, tmdb_id=self.tmdb_id))
-        object.__setattr__(self, "title_movie_key", movie_key(title=self.name, year=self.year))
+        title_movie_key = movie_key(title=self.name, year=self.year)
+        key = (
+            title_movie_key
+            if self.tmdb_id is None
+            else movie_key(title=self.name, year=self.year, tmdb_id=self.tmdb_id)
+        )
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "title_movie_key", title_movie_key)
         object.__setattr__(self, "title_key", (normalize_title(self.name), self.year))
 
 
@@ -123,6 +129,12 @@ def candidate_filters(
     )
 
 
+@lru_cache(maxsize=4096)
+def genre_names(genre_ids: tuple[int, ...]) -> frozenset[str]:
+    """TMDB genre names of genre ids (unknown ids left out); cached, as a catalog has few combinations."""
+    return frozenset(GENRE_NAMES[genre] for genre in genre_ids if genre in GENRE_NAMES)
+
+
 def candidate_of(
     row: CandidateRow, anchor_names: Mapping[int, str], weak_anchor_ids: frozenset[int] = frozenset()
 ) -> Candidate:
@@ -140,7 +152,7 @@ def candidate_of(
         score_rating=row.score_rating,
         poster_url=row.poster_url,
         localized_name=row.localized_name,
-        genres=frozenset(GENRE_NAMES[genre] for genre in row.genre_ids if genre in GENRE_NAMES),
+        genres=genre_names(row.genre_ids),
         anchor_similarity=float(row.anchor_similarity) if row.anchor_similarity is not None else None,
         anchor_name=anchor_names.get(row.anchor_id) if row.anchor_id is not None else None,
         anchor_weak=row.anchor_id in weak_anchor_ids,
@@ -329,25 +341,25 @@ def quiz_score(
             weights=weights,
         )
     return max(
-        film_score(
-            candidate,
-            person,
-            favorite_genres=favorite_genres[index] if index < len(favorite_genres) else frozenset(),
-            ceiling=ceiling,
-            today_year=today_year,
-            popularity_lean=popularity_lean,
-            weights=weights,
-        )
-        for index, person in enumerate(quiz.people)
+        [
+            film_score(
+                candidate,
+                person,
+                favorite_genres=favorite_genres[index] if index < len(favorite_genres) else frozenset(),
+                ceiling=ceiling,
+                today_year=today_year,
+                popularity_lean=popularity_lean,
+                weights=weights,
+            )
+            for index, person in enumerate(quiz.people)
+        ]
     )
 
 
-def _likeness(first: Candidate, second: Candidate) -> float:
-    """How alike two picks are for the diversity step: 1 for one franchise, else half their genre Jaccard."""
-    if franchise_key(first.name) == franchise_key(second.name):
-        return 1.0
-    union = first.genres | second.genres
-    return 0.5 * len(first.genres & second.genres) / len(union) if union else 0.0
+def _genre_likeness(first: frozenset[str], second: frozenset[str]) -> float:
+    """How alike two picks of different franchises are for the diversity step: half their genre Jaccard."""
+    union = first | second
+    return 0.5 * len(first & second) / len(union) if union else 0.0
 
 
 def select_picks(
@@ -361,54 +373,63 @@ def select_picks(
 
     In a group of up to three, each person gets at least two picks that fit their era and moods (one
     each in a larger group), as far as the candidates allow; the rest go to the best remaining
-    films. Films of one franchise count as alike, so six picks are not one series. The picks come
-    back best score first.
+    films. Films of one franchise count as alike (likeness 1; else half their genre Jaccard), so six
+    picks are not one series. The picks come back best score first.
     """
-    pool = [(candidate, score) for candidate, score in scored]
-    chosen: list[tuple[Candidate, float]] = []
+    pool = list(scored)
+    candidates = [candidate for candidate, _ in pool]
+    # Per candidate, computed once: its franchise, its weighted relevance, and its likeness to the
+    # closest pick so far (updated as picks are made: O(n) a pick).
+    franchise = [franchise_key(candidate.name) for candidate in candidates]
+    relevance = [weights.diversity * score for _, score in pool]
+    novelty = 1 - weights.diversity
+    closest = [0.0] * len(pool)
+    chosen: list[int] = []
     chosen_keys: set[str] = set()
     chosen_titles: set[tuple[str, int | None]] = set()
-    # Each candidate's likeness to the closest pick so far, updated as picks are made (O(n) a pick).
-    closest = [0.0] * len(pool)
-    position = {id(entry[0]): index for index, entry in enumerate(pool)}
-
-    def mmr(entry: tuple[Candidate, float]) -> float:
-        return weights.diversity * entry[1] - (1 - weights.diversity) * closest[position[id(entry[0])]]
-
     franchises: dict[str, int] = {}
 
-    def take(allowed: Callable[[Candidate], bool]) -> bool:
+    def mmr(index: int) -> float:
+        return relevance[index] - novelty * closest[index]
+
+    def take(allowed: Callable[[int], bool]) -> bool:
         options = [
-            entry
-            for entry in pool
-            if entry[0].key not in chosen_keys and entry[0].title_key not in chosen_titles and allowed(entry[0])
+            index
+            for index, candidate in enumerate(candidates)
+            if candidate.key not in chosen_keys and candidate.title_key not in chosen_titles and allowed(index)
         ]
         if not options:
             return False
         # A franchise that has its share of the picks gives way while other films remain.
-        varied = [entry for entry in options if franchises.get(franchise_key(entry[0].name), 0) < weights.per_franchise]
+        varied = [index for index in options if franchises.get(franchise[index], 0) < weights.per_franchise]
         best = max(varied or options, key=mmr)
-        franchises[franchise_key(best[0].name)] = franchises.get(franchise_key(best[0].name), 0) + 1
+        best_franchise = franchise[best]
+        franchises[best_franchise] = franchises.get(best_franchise, 0) + 1
         chosen.append(best)
-        chosen_keys.add(best[0].key)
-        chosen_titles.add(best[0].title_key)
-        for index, (candidate, _) in enumerate(pool):
-            closest[index] = max(closest[index], _likeness(candidate, best[0]))
+        chosen_keys.add(candidates[best].key)
+        chosen_titles.add(candidates[best].title_key)
+        best_genres = candidates[best].genres
+        for index, candidate in enumerate(candidates):
+            likeness = 1.0 if franchise[index] == best_franchise else _genre_likeness(candidate.genres, best_genres)
+            if likeness > closest[index]:
+                closest[index] = likeness
         return True
-
-    def fits(index: int) -> Callable[[Candidate], bool]:
-        return lambda candidate: index in quiz.fitting_people(candidate.year, candidate.genres)
 
     people = len(quiz.people)
     if people > 1:
+        fitting = [frozenset(quiz.fitting_people(candidate.year, candidate.genres)) for candidate in candidates]
         quota = min(2 if people <= 3 else 1, max(1, limit // people))
+
+        def fits(person: int) -> Callable[[int], bool]:
+            return lambda index: person in fitting[index]
+
         for _ in range(quota):
-            for index in range(people):
+            for person in range(people):
                 if len(chosen) < limit:
-                    take(fits(index))
-    while len(chosen) < limit and take(lambda candidate: True):
+                    take(fits(person))
+    while len(chosen) < limit and take(lambda index: True):
         pass
-    return [candidate for candidate, _ in sorted(chosen, key=lambda entry: -entry[1])]
+    return [candidates[index] for index in sorted(chosen, key=lambda index: -pool[index][1])]
 
 
 def explain(

@@ -592,12 +592,20 @@ async def match_movies(executor: Executor, embedding: np.ndarray, *, threshold: 
 
 
 async def match_candidates(
-    executor: Executor, embedding: np.ndarray, *, anchor_ids: Sequence[int], count: int, filters: CandidateFilters
+    executor: Executor,
+    embedding: np.ndarray,
+    *,
+    anchor_ids: Sequence[int],
+    count: int,
+    filters: CandidateFilters,
+    exact_limit: int = 2000,
 ) -> list[CandidateRow]:
-    """The films nearest the quiz text and nearest each anchor film that meet every filter, inside the
-    vector search (match_movie_candidates, db/functions/30_vector_search.sql)."""
+    """The films nearest the quiz text and nearest each anchor film that meet every filter
+    (match_movie_candidates, db/functions/30_vector_search.sql): measured exactly over the films that
+    meet the era and moods while at most exact_limit do, else found through the HNSW index with the
+    filters inside."""
     rows = await executor.fetch(
-        "SELECT * FROM match_movie_candidates($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "SELECT * FROM match_movie_candidates($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         embedding,
         list(anchor_ids),
         count,
@@ -608,6 +616,7 @@ async def match_candidates(
         list(filters.allowed_age_ratings) if filters.allowed_age_ratings is not None else None,
         filters.max_runtime,
         list(filters.excluded_ids) or None,
+        exact_limit,
     )
     found = []
     for row in rows:
