@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from popchoice_catalog_seeder.service import seed_movies_file
+from popchoice_common.keyspace import Keyspace
 from popchoice_common.testing.factories import insert_api_key, insert_interaction, insert_user
 from popchoice_common.testing.fake_openai import API_KEY as OPENAI_KEY
 from popchoice_common.testing.fake_tmdb import API_KEY as TMDB_KEY
@@ -131,7 +132,7 @@ async def test_quiz_to_picks_over_sse_and_polling(stack, redis_client, key_prefi
     await client.aclose()
     # Announced with the job's acknowledgement, just after the result was stored.
     deadline = time.monotonic() + 5
-    while not (announced := await redis_client.xrange(f"{key_prefix}recommendation.completed")):
+    while not (announced := await redis_client.xrange(Keyspace(key_prefix).stream("recommendation.completed"))):
         assert time.monotonic() < deadline, "recommendation.completed was never announced"
         await asyncio.sleep(0.05)
     assert [fields[b"job_id"] for _, fields in announced] == [f"recommendation-completed:{body['id']}:0".encode()]

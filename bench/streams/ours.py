@@ -122,9 +122,10 @@ async def latency_producer(redis_url: str, queue: str) -> LatencyProducer:
 async def cleanup(redis_url: str, queue: str) -> None:
     client = redis.Redis.from_url(redis_url)
     try:
-        keys = [key async for key in client.scan_iter(match=f"{queue}:*", count=10_000)]
-        for start in range(0, len(keys), 1000):
-            await client.delete(*keys[start : start + 1000])
+        for pattern in _keys(queue).patterns():
+            keys = [key async for key in client.scan_iter(match=pattern, count=10_000)]
+            for start in range(0, len(keys), 1000):
+                await client.delete(*keys[start : start + 1000])
     finally:
         await client.aclose()
 

@@ -1,0 +1,62 @@
+"""Redis clients from REDIS_URL: one node, or a Redis Cluster when the URL says so.
+
+``redis://host:port/db`` (or ``rediss://``) is one Redis node. ``redis+cluster://host:port`` (or
+``rediss+cluster://``) is a Redis Cluster reached through any of its nodes (more may be listed,
+comma-separated: ``redis+cluster://a:7000,b:7001``): every client is then a redis-py ``RedisCluster``,
+which learns the slots from the cluster and routes each command by its key's slot.
+
+The product's keys are laid out for a cluster (popchoice_common.keyspace): a script call's keys all
+carry one hash tag, so each call runs on one shard; XREADGROUP reads one stream per call. A cluster
+client offers the same commands the product uses, so it is typed as ``redis.asyncio.Redis`` here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+import redis.asyncio as redis_asyncio
+from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.cluster import ClusterNode, RedisCluster
+
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+
+def is_cluster_url(url: str) -> bool:
+    """Whether the URL names a Redis Cluster (``redis+cluster://`` or ``rediss+cluster://``)."""
+    return urlsplit(url).scheme in CLUSTER_SCHEMES
+
+
+def _cluster_parts(url: str) -> tuple[str, list[tuple[str, int]]]:
+    """The plain URL of the first node (credentials and options kept) and every listed node."""
+    parts = urlsplit(url)
+    scheme = CLUSTER_SCHEMES[parts.scheme]
+    credentials, _, hosts = parts.netloc.rpartition("@")
+    nodes = []
+    for host in hosts.split(","):
+        name, _, port = host.rpartition(":")
+        nodes.append((name or "127.0.0.1", int(port or 6379)))
+    netloc = f"{credentials}@{hosts.split(',')[0]}" if credentials else hosts.split(",")[0]
+    # A cluster has one database: the path (a /db) is dropped.
+    return urlunsplit((scheme, netloc, "", parts.query, parts.fragment)), nodes
+
+
+def connect_redis(url: str, **options: Any) -> redis_asyncio.Redis:
+    """An asyncio client: ``RedisCluster`` for a cluster URL, else ``Redis``."""
+    if not is_cluster_url(url):
+        return redis_asyncio.Redis.from_url(url, **options)
+    plain, nodes = _cluster_parts(url)
+    options.pop("health_check_interval", None)  # per connection in RedisCluster; not a cluster option
+    startup = [AsyncClusterNode(host, port) for host, port in nodes]
+    return cast(redis_asyncio.Redis, AsyncRedisCluster.from_url(plain, startup_nodes=startup, **options))
+
+
+def connect_redis_sync(url: str, **options: Any) -> redis.Redis:
+    """A blocking client: ``RedisCluster`` for a cluster URL, else ``Redis``."""
+    if not is_cluster_url(url):
+        return redis.Redis.from_url(url, **options)
+    plain, nodes = _cluster_parts(url)
+    startup = [ClusterNode(host, port) for host, port in nodes]
+    return cast(redis.Redis, RedisCluster.from_url(plain, startup_nodes=startup, **options))
