@@ -58,6 +58,15 @@ def pitches_reply(messages):
 
 
 @pytest.fixture
+def redis_url(request, redis_single_url):
+    """One Redis node, or both one node and the Redis Cluster for a test that asks for
+    single_or_cluster_redis_url."""
+    if "single_or_cluster_redis_url" in request.fixturenames:
+        return request.getfixturevalue("single_or_cluster_redis_url")
+    return redis_single_url
+
+
+@pytest.fixture
 async def stack(db_pool, database_url, redis_url, key_prefix, fake_tmdb, fake_openai, hash_embedder, tmp_path):
     """A seeded catalog, an API key for a user, and the env every service process gets."""
     await seed_movies_file(db_pool, hash_embedder, ROOT / "movies.txt")
@@ -100,7 +109,7 @@ def keys_of(body):
     return keys
 
 
-async def test_quiz_to_picks_over_sse_and_polling(stack, redis_client, key_prefix):
+async def test_quiz_to_picks_over_sse_and_polling(single_or_cluster_redis_url, stack, redis_client, key_prefix):
     """POST → 201 with Location → SSE stage events and polling both reach completed with six films;
     recommendation.completed is announced for it."""
     processes, _ = stack

@@ -43,14 +43,28 @@ def _cluster_parts(url: str) -> tuple[str, list[tuple[str, int]]]:
     return urlunsplit((scheme, netloc, "", parts.query, parts.fragment)), nodes
 
 
+class ClusterClient(AsyncRedisCluster):
+    """redis-py's asyncio RedisCluster, initialised before its first command runs.
+
+    redis-py 8.1 resolves a command's routing policy (over the startup nodes' connections) before it
+    initialises the client; when several commands are the first at once, the initialisation closes the
+    startup connections under the others ("'NoneType' object has no attribute 'writelines'"). Here the
+    first commands wait for the initialisation (it holds a lock) before anything else.
+    """
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        if self._initialize:
+            await self.initialize()
+        return await super().execute_command(*args, **kwargs)
+
+
 def connect_redis(url: str, **options: Any) -> redis_asyncio.Redis:
     """An asyncio client: ``RedisCluster`` for a cluster URL, else ``Redis``."""
     if not is_cluster_url(url):
         return redis_asyncio.Redis.from_url(url, **options)
     plain, nodes = _cluster_parts(url)
-    options.pop("health_check_interval", None)  # per connection in RedisCluster; not a cluster option
-    startup = [AsyncClusterNode(host, port) for host, port in nodes]
-    return cast(redis_asyncio.Redis, AsyncRedisCluster.from_url(plain, startup_nodes=startup, **options))
+    startup = [AsyncClusterNode(host, port) for host, port in nodes[1:]]
+    return cast(redis_asyncio.Redis, ClusterClient.from_url(plain, startup_nodes=startup, **options))
 
 
 def connect_redis_sync(url: str, **options: Any) -> redis.Redis:
@@ -58,5 +72,5 @@ def connect_redis_sync(url: str, **options: Any) -> redis.Redis:
     if not is_cluster_url(url):
         return redis.Redis.from_url(url, **options)
     plain, nodes = _cluster_parts(url)
-    startup = [ClusterNode(host, port) for host, port in nodes]
+    startup = [ClusterNode(host, port) for host, port in nodes[1:]]
     return cast(redis.Redis, RedisCluster.from_url(plain, startup_nodes=startup, **options))

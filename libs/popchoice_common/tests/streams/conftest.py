@@ -16,6 +16,12 @@ CONSUMER = Path(__file__).with_name("consumer_process.py")
 
 
 @pytest.fixture
+def redis_url(single_or_cluster_redis_url):
+    """Every test of the streams suite runs on one Redis node (id single) and on the Redis Cluster (cluster)."""
+    return single_or_cluster_redis_url
+
+
+@pytest.fixture
 def keys(key_prefix):
     return StreamKeys(key_prefix)
 

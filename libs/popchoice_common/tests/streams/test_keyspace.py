@@ -8,7 +8,13 @@ from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
 from popchoice_common.errors import PermanentError, RetryableError
-from popchoice_common.events import CATALOG_SEED_MOVIE, STREAM_EVENTS, SeedMovieRequested
+from popchoice_common.events import (
+    CATALOG_SEED_MOVIE,
+    STREAM_EVENTS,
+    BackfillMovieRequested,
+    MovieSeedRequested,
+    SeedMovieRequested,
+)
 from popchoice_common.keyspace import Keyspace
 from popchoice_common.streams import Publisher, RetentionSettings, StreamPolicy, Worker, get_job, scripts
 from popchoice_common.streams.admin import StreamsAdmin
@@ -143,3 +149,35 @@ async def _counter(client, keys, name, value):
 async def _active(client, keys, job_id):
     job = await get_job(client, keys, job_id, CATALOG_SEED_MOVIE)
     return job is not None and job.state == "active"
+
+
+async def test_on_the_cluster_each_stream_lives_on_the_master_of_its_slot(redis_url, redis_client, keys, publisher):
+    """On the cluster (id cluster) the client is a RedisCluster and each stream with its job states is
+    stored on the one master serving its slot, none elsewhere; on one node (id single) a plain client."""
+    import redis.asyncio as redis_asyncio
+    from redis.asyncio.cluster import RedisCluster
+
+    from popchoice_common.redis_connection import is_cluster_url
+
+    events = [SeedMovieRequested.for_movie(1), MovieSeedRequested.for_movie(2), BackfillMovieRequested.for_movie(3)]
+    await publisher.publish_many(events)
+    if not is_cluster_url(redis_url):
+        assert not isinstance(redis_client, RedisCluster)
+        return
+    assert isinstance(redis_client, RedisCluster)
+    masters = redis_client.get_primaries()
+    assert len(masters) == 3
+    for event in events:
+        tag = keys.stream(event.stream).encode()
+        owner = redis_client.get_node_from_key(keys.stream(event.stream))
+        assert owner is not None
+        for master in masters:
+            direct = redis_asyncio.Redis(host=master.host, port=int(master.port))
+            try:
+                stored = await direct.execute_command("CLUSTER", "COUNTKEYSINSLOT", key_slot(tag))
+            finally:
+                await direct.aclose()
+            if master.name == owner.name:
+                assert stored >= 3  # the stream, its counters, the job (another test's key may share the slot)
+            else:
+                assert stored == 0

@@ -9,6 +9,7 @@ import redis.asyncio as redis
 
 from popchoice_common.errors import PermanentError, RetryableError
 from popchoice_common.events import CATALOG_SEED_MOVIE, SeedMovieRequested
+from popchoice_common.redis_connection import connect_redis, is_cluster_url
 from popchoice_common.streams import Publisher, StreamPolicy, Worker, get_job
 
 FAST = StreamPolicy(max_attempts=3, backoff_ms=150, visibility_timeout_ms=2000, max_reclaims=2)
@@ -125,7 +126,7 @@ async def test_undecodable_payloads_are_dead_lettered_without_a_retry(redis_clie
 
 async def test_same_job_id_published_concurrently_runs_once(redis_url, keys, wait_for):
     """Two publishers racing with the same job id enqueue it once; the handler runs once."""
-    clients = [redis.Redis.from_url(redis_url) for _ in range(4)]
+    clients = [connect_redis(redis_url) for _ in range(4)]
     event = SeedMovieRequested.for_movie(42)
     results = await asyncio.gather(*(Publisher(client, keys).publish(event) for client in clients for _ in range(5)))
     assert sum(result.enqueued for result in results) == 1
@@ -419,6 +420,8 @@ class CountingRedis(redis.Redis):
 async def test_a_quiet_stream_costs_no_empty_non_blocking_reads(redis_url, keys, publisher, wait_for):
     """Once nothing is waiting, the reader waits in the blocking read: the non-blocking read (which takes
     waiting entries without waiting) runs again only after a full read."""
+    if is_cluster_url(redis_url):
+        pytest.skip("counts the commands of a one-node client (a Redis subclass)")
     client = CountingRedis.from_url(redis_url)
     assert isinstance(client, CountingRedis)
     seen = []

@@ -7,6 +7,13 @@ from popchoice_common.keyspace import Keyspace
 from popchoice_common.tmdb import LocalRateLimiter, RateLimitWaitTooLong, RedisRateLimiter
 
 
+@pytest.fixture
+def redis_url(single_or_cluster_redis_url):
+    """Every test here runs on one Redis node (id single) and on the Redis Cluster (cluster): the budget
+    is one global budget either way (its keys share one slot)."""
+    return single_or_cluster_redis_url
+
+
 def limiter(client, prefix, limit=5, window_ms=500):
     return RedisRateLimiter(client, prefix=prefix, requests_per_window=limit, window_ms=window_ms, margin_ms=20)
 

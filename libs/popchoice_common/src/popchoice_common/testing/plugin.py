@@ -44,6 +44,7 @@ from popchoice_common.testing.fake_openai import FakeOpenAIServer
 from popchoice_common.testing.fake_tmdb import API_KEY as FAKE_TMDB_KEY
 from popchoice_common.testing.fake_tmdb import FakeTMDBServer
 from popchoice_common.testing.provision import postgres_server_url, redis_server_url, with_database
+from popchoice_common.testing.provision import redis_cluster_url as redis_cluster_server_url
 from popchoice_common.tmdb import LocalRateLimiter, TMDBClient
 
 TEST_EMBEDDING_DIMENSIONS = 384
@@ -172,9 +173,28 @@ async def db_conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    """DSN of the test Redis."""
+def redis_single_url() -> str:
+    """DSN of the test Redis (one node)."""
     return redis_server_url()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_single_url: str) -> str:
+    """DSN of the test Redis: one node (a suite that overrides it with single_or_cluster_redis_url runs
+    on both)."""
+    return redis_single_url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> str:
+    """DSN (``redis+cluster://``) of the test Redis Cluster: three masters started once per run."""
+    return redis_cluster_server_url()
+
+
+@pytest.fixture(params=[pytest.param("single", id="single"), pytest.param("cluster", id="cluster")])
+def single_or_cluster_redis_url(request: pytest.FixtureRequest) -> str:
+    """Runs a test twice: on one Redis node (id ``single``) and on the 3-master Redis Cluster (``cluster``)."""
+    return str(request.getfixturevalue("redis_single_url" if request.param == "single" else "redis_cluster_url"))
 
 
 @pytest.fixture
