@@ -130,3 +130,42 @@ class Keyspace:
         """SCAN patterns matching every key under this prefix (tagged and untagged)."""
         escaped = "".join(f"\\{char}" if char in "*?[]\\" else char for char in self.prefix)
         return [f"{escaped}*", f"{{{escaped}*"]
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyKeyspace:
+    """The job-system key names before the keyspace had hash tags (for ``popchoice-jobs migrate-keys``
+    only): ``<prefix><stream>`` and beside it ``:dead``, ``:delayed``…, and job states under
+    ``<prefix>job:<id>`` whatever their stream. Only a single Redis node ever held them."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    def stream(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def dead(self, name: str) -> str:
+        return f"{self.prefix}{name}:dead"
+
+    def delayed(self, name: str) -> str:
+        return f"{self.prefix}{name}:delayed"
+
+    def completed_index(self, name: str) -> str:
+        return f"{self.prefix}{name}:completed"
+
+    def dead_index(self, name: str) -> str:
+        return f"{self.prefix}{name}:dead-jobs"
+
+    def paused(self, name: str) -> str:
+        return f"{self.prefix}{name}:paused"
+
+    def counters(self, name: str) -> str:
+        return f"{self.prefix}{name}:counters"
+
+    def throughput(self, name: str) -> str:
+        return f"{self.prefix}{name}:throughput"
+
+    def job(self, job_id: str) -> str:
+        return f"{self.prefix}job:{job_id}"
+
+    def job_errors(self, job_id: str) -> str:
+        return f"{self.prefix}job-errors:{job_id}"

@@ -21,24 +21,6 @@ from popchoice_common.streams.admin import StreamsAdmin
 from popchoice_common.tmdb import rate_limit
 from popchoice_common.tmdb.rate_limit import RedisRateLimiter
 
-# Prepended to a script under test: every redis.call first asks Redis which of its arguments are keys
-# (COMMAND GETKEYS) and fails the call if one of them is not in KEYS[].
-KEY_CHECK = """
-local declared = {}
-for _, key in ipairs(KEYS) do declared[key] = true end
-local real_call = redis.call
-local function checked_call(...)
-  local ok, touched = pcall(real_call, 'COMMAND', 'GETKEYS', ...)
-  if ok then
-    for _, key in ipairs(touched) do
-      if not declared[key] then error('undeclared key ' .. key .. ' in ' .. tostring((...))) end
-    end
-  end
-  return real_call(...)
-end
-local redis = setmetatable({call = checked_call}, {__index = redis})
-"""
-
 
 def test_every_key_of_a_stream_hashes_to_one_slot():
     """The stream, its dead letters, indexes, counters, pause flag and each job's keys share one slot."""
@@ -64,23 +46,13 @@ def test_the_scripts_are_package_resources_that_declare_their_keys():
     assert "KEYS[" in rate_limit._ACQUIRE and "KEYS[" in rate_limit._PAUSE
 
 
-async def test_the_key_check_catches_a_key_built_inside_a_script(redis_client, key_prefix):
+async def test_the_key_check_catches_a_key_built_inside_a_script(redis_client, key_prefix, key_check):
     """The check itself can fail: a script that builds a key name from ARGV is refused."""
-    built_inside = KEY_CHECK + "return redis.call('GET', ARGV[1] .. 'built')"
+    built_inside = key_check + "return redis.call('GET', ARGV[1] .. 'built')"
     with pytest.raises(ResponseError, match="undeclared key"):
         await redis_client.eval(built_inside, 1, f"{key_prefix}declared", key_prefix)
-    declared = KEY_CHECK + "return redis.call('GET', KEYS[1])"
+    declared = key_check + "return redis.call('GET', KEYS[1])"
     assert await redis_client.eval(declared, 1, f"{key_prefix}declared") is None
-
-
-@pytest.fixture
-def checked_scripts(monkeypatch):
-    """Every script of the streams runtime and the TMDB limiter runs with the key check in front."""
-    for name in scripts.ALL:
-        constant = name.upper()
-        monkeypatch.setattr(scripts, constant, KEY_CHECK + getattr(scripts, constant))
-    monkeypatch.setattr(rate_limit, "_ACQUIRE", KEY_CHECK + rate_limit._ACQUIRE)
-    monkeypatch.setattr(rate_limit, "_PAUSE", KEY_CHECK + rate_limit._PAUSE)
 
 
 async def test_every_script_touches_only_the_keys_it_declares(

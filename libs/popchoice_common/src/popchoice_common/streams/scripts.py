@@ -34,6 +34,12 @@ RETRY_DEAD = load_lua("retry_dead")
 RETRY_DEAD_AS = load_lua("retry_dead_as")
 RUN_NOW = load_lua("run_now")
 STREAM_OVERVIEW = load_lua("stream_overview")
+# popchoice-jobs migrate-keys (streams/upgrade.py): old key names to the keyspace's, on one node.
+MIGRATE_QUEUED = load_lua("migrate_job", "migrate_queued")
+MIGRATE_RETRYING = load_lua("migrate_job", "migrate_retrying")
+MIGRATE_DEAD = load_lua("migrate_job", "migrate_dead")
+MIGRATE_INDEXED = load_lua("migrate_job", "migrate_indexed")
+MIGRATE_STREAM_STATE = load_lua("migrate_stream_state")
 #: Every script, by name (the tests run each against Redis to check it declares its keys).
 ALL = {
     "publish": PUBLISH,
@@ -47,6 +53,11 @@ ALL = {
     "retry_dead_as": RETRY_DEAD_AS,
     "run_now": RUN_NOW,
     "stream_overview": STREAM_OVERVIEW,
+    "migrate_queued": MIGRATE_QUEUED,
+    "migrate_retrying": MIGRATE_RETRYING,
+    "migrate_dead": MIGRATE_DEAD,
+    "migrate_indexed": MIGRATE_INDEXED,
+    "migrate_stream_state": MIGRATE_STREAM_STATE,
 }
 
 
