@@ -149,7 +149,10 @@ def _cluster_ready(ports: list[int]) -> bool:
     return True
 
 
-def _start_cluster(folder: Path) -> dict[str, Any]:
+def start_redis_cluster(folder: Path, masters: int = CLUSTER_MASTERS) -> dict[str, Any]:
+    """Starts ``masters`` cluster-enabled redis-servers (no persistence) with their files under folder,
+    joins them with ``redis-cli --cluster create`` and waits for cluster_state:ok; returns their ports
+    and pids (the caller stops them)."""
     binary, cli = shutil.which("redis-server"), shutil.which("redis-cli")
     if binary is None or cli is None:
         raise RuntimeError("no Redis Cluster: set REDIS_CLUSTER_URL or install redis-server and redis-cli")
@@ -157,7 +160,7 @@ def _start_cluster(folder: Path) -> dict[str, Any]:
         old.unlink()
     ports: list[int] = []
     pids: list[int] = []
-    for _ in range(CLUSTER_MASTERS):
+    for _ in range(masters):
         port = free_cluster_port(set(ports) | {p + 10000 for p in ports})
         process = subprocess.Popen(
             [
@@ -198,6 +201,13 @@ def _start_cluster(folder: Path) -> dict[str, Any]:
     return {"ports": ports, "pids": pids, "users": 0}
 
 
+def stop_processes(pids: list[int]) -> None:
+    """SIGTERM to each process that is still there."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+
+
 @contextlib.contextmanager
 def _cluster_lock(folder: Path) -> Iterator[Path]:
     folder.mkdir(parents=True, exist_ok=True)
@@ -218,9 +228,7 @@ def _release_cluster(folder: Path) -> None:
         if state["users"] > 0:
             state_file.write_text(json.dumps(state))
             return
-        for pid in state["pids"]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+        stop_processes(state["pids"])
         state_file.unlink()
 
 
@@ -234,10 +242,8 @@ def redis_cluster_url() -> str:
         state: dict[str, Any] | None = json.loads(state_file.read_text()) if state_file.exists() else None
         if state is None or not _cluster_ready(state["ports"]):
             if state is not None:
-                for pid in state["pids"]:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGTERM)
-            state = _start_cluster(folder)
+                stop_processes(state["pids"])
+            state = start_redis_cluster(folder)
         state["users"] += 1
         state_file.write_text(json.dumps(state))
     atexit.register(_release_cluster, folder)
