@@ -160,7 +160,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 url = single_url if kind == "single" else cluster_url
                 result = await one_run(url, prefix, streams, args.jobs, args.concurrency)
                 runs[f"{kind}/{streams}"].append(result)
-                log(f"round {round_index + 1} {kind} {streams} stream(s): {result['process_jobs_per_second']:,.0f} jobs/s")
+                rate = result["process_jobs_per_second"]
+                log(f"round {round_index + 1} {kind} {streams} stream(s): {rate:,.0f} jobs/s")
     finally:
         stop_processes(cluster["pids"])
         single.terminate()
