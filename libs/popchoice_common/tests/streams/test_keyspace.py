@@ -153,3 +153,17 @@ async def test_on_the_cluster_each_stream_lives_on_the_master_of_its_slot(redis_
                 assert stored >= 3  # the stream, its counters, the job (another test's key may share the slot)
             else:
                 assert stored == 0
+
+
+async def test_a_script_call_whose_keys_span_slots_is_refused(redis_url, redis_client, key_prefix):
+    """The cluster client routes a script call by its first key alone; the server still refuses keys of
+    two slots (CROSSSLOT), so a call can never run with keys that are not all on its shard."""
+    from popchoice_common.redis_connection import is_cluster_url
+
+    if not is_cluster_url(redis_url):
+        pytest.skip("one node has no slots")
+    first, second = f"{{{key_prefix}a}}:x", f"{{{key_prefix}b}}:y"
+    assert key_slot(first.encode()) != key_slot(second.encode())
+    with pytest.raises(ResponseError, match="don't hash to the same slot"):
+        await redis_client.eval("return redis.call('GET', KEYS[1])", 2, first, second)
+    assert await redis_client.eval("return redis.call('SET', KEYS[1], ARGV[1])", 1, first, "1") == b"OK"
