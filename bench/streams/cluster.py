@@ -33,7 +33,7 @@ from redis.crc import key_slot
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import start_redis
+from run import cpu_seconds, start_redis
 
 from popchoice_common.events import (
     CATALOG_BACKFILL_MOVIE,
@@ -88,7 +88,14 @@ async def slot_ranges(url: str) -> list[tuple[int, int, int]]:
     return ranges
 
 
-async def one_run(url: str, prefix: str, streams: int, jobs: int, concurrency: int) -> dict[str, float]:
+def servers_cpu(pids: list[int]) -> float:
+    """User + system CPU seconds the Redis servers have used so far."""
+    return sum(cpu_seconds(pid) or 0.0 for pid in pids)
+
+
+async def one_run(
+    url: str, prefix: str, streams: int, jobs: int, concurrency: int, server_pids: list[int]
+) -> dict[str, float]:
     client = connect_redis(url)
     keys = Keyspace(prefix)
     busy = STREAMS[:streams]
@@ -108,6 +115,7 @@ async def one_run(url: str, prefix: str, streams: int, jobs: int, concurrency: i
         for name, _ in busy:
             worker.subscribe(name, handle, concurrency=concurrency, policy=POLICY)
         counters = [keys.counters(name) for name, _ in busy]
+        cpu_before, servers_before = time.process_time(), servers_cpu(server_pids)
         started = time.perf_counter()
         task = asyncio.create_task(worker.run(install_signal_handlers=False))
         while not task.done():
@@ -116,6 +124,7 @@ async def one_run(url: str, prefix: str, streams: int, jobs: int, concurrency: i
                 break
             await asyncio.sleep(0.002)
         process_seconds = time.perf_counter() - started
+        cpu, servers = time.process_time() - cpu_before, servers_cpu(server_pids) - servers_before
         worker.stop()
         await task
         total = len(events)
@@ -123,6 +132,10 @@ async def one_run(url: str, prefix: str, streams: int, jobs: int, concurrency: i
             "enqueue_jobs_per_second": total / enqueue_seconds,
             "process_jobs_per_second": total / process_seconds,
             "jobs": total,
+            # CPU per job while processing (the worker's process, and the Redis servers together): far
+            # less sensitive to a busy machine than the rates.
+            "worker_cpu_us_per_job": 1e6 * cpu / total,
+            "redis_cpu_us_per_job": 1e6 * servers / total,
         }
     finally:
         for pattern in keys.patterns():
@@ -139,6 +152,7 @@ def summary(values: list[float]) -> dict[str, float] | None:
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    started, load_before = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), os.getloadavg()
     single, single_url = start_redis()
     folder = Path(tempfile.mkdtemp(prefix="bench-redis-cluster-"))
     cluster = start_redis_cluster(folder)
@@ -158,7 +172,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             shift = round_index % len(configurations)
             for kind, streams in configurations[shift:] + configurations[:shift]:
                 url = single_url if kind == "single" else cluster_url
-                result = await one_run(url, prefix, streams, args.jobs, args.concurrency)
+                pids = [single.pid] if kind == "single" else cluster["pids"]
+                result = await one_run(url, prefix, streams, args.jobs, args.concurrency, pids)
                 runs[f"{kind}/{streams}"].append(result)
                 rate = result["process_jobs_per_second"]
                 log(f"round {round_index + 1} {kind} {streams} stream(s): {rate:,.0f} jobs/s")
@@ -170,16 +185,24 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         name: {
             "process": summary([run["process_jobs_per_second"] for run in results]),
             "enqueue": summary([run["enqueue_jobs_per_second"] for run in results]),
+            "worker_cpu": summary([run["worker_cpu_us_per_job"] for run in results]),
+            "redis_cpu": summary([run["redis_cpu_us_per_job"] for run in results]),
         }
         for name, results in runs.items()
     }
     base = table["single/1"]["process"]
-    print(f"{'configuration':<14} {'processing jobs/s (all streams)':>34} {'÷ one node, 1 stream':>22}")
+    print(
+        f"{'configuration':<14} {'processing jobs/s (all streams)':>34} {'÷ one node, 1 stream':>22}"
+        f" {'worker CPU µs/job':>20} {'Redis CPU µs/job':>20}"
+    )
     for name in ("single/1", "cluster/1", "cluster/2", "cluster/3", "single/2", "single/3"):
-        row = table[name]["process"]
-        assert row is not None and base is not None
+        row, worker_cpu, redis_cpu = table[name]["process"], table[name]["worker_cpu"], table[name]["redis_cpu"]
+        assert row is not None and base is not None and worker_cpu is not None and redis_cpu is not None
         shown = f"{row['median']:,.0f} ({row['min']:,.0f}–{row['max']:,.0f})"
-        print(f"{name:<14} {shown:>34} {row['median'] / base['median']:>22.2f}")
+        print(
+            f"{name:<14} {shown:>34} {row['median'] / base['median']:>22.2f}"
+            f" {worker_cpu['median']:>20.1f} {redis_cpu['median']:>20.1f}"
+        )
     cluster_one = table["cluster/1"]["process"]
     assert cluster_one is not None and base is not None
     within = cluster_one["median"] >= 0.8 * base["median"]
@@ -188,12 +211,14 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     print(f"total on the cluster by busy streams 1/2/3: {', '.join(f'{total:,.0f}' for total in totals)} jobs/s")
     return {
         "conditions": {
-            "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "started": started,
+            "load_average_before": load_before,
             "cpus": os.cpu_count(),
             "jobs_per_stream": args.jobs,
             "concurrency_per_stream": args.concurrency,
             "rounds": args.rounds,
             "prefix": prefix,
+            "load_average_after": os.getloadavg(),
         },
         "runs": runs,
         "table": table,

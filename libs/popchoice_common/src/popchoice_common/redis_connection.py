@@ -15,13 +15,42 @@ from __future__ import annotations
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
+import hiredis
 import redis
 import redis.asyncio as redis_asyncio
 from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.asyncio.connection import Connection
 from redis.cluster import ClusterNode, RedisCluster
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+#: Arguments hiredis packs exactly as redis-py's encoder would (UTF-8 text, decimal integers); any other
+#: type (float, bool, memoryview…) goes through redis-py's encoder first.
+_NATIVE = (bytes, str, int)
+
+
+class HiredisPackingConnection(Connection):
+    """redis-py's asyncio connection, with commands packed by hiredis (C) instead of Python.
+
+    redis-py packs commands in Python in its asyncio client (the blocking client uses hiredis): on the
+    streams' hot path, where every script call declares each job's key, packing was a quarter of the
+    worker's CPU. The bytes on the wire are the same (the tests compare them).
+    """
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        if isinstance(args[0], str):
+            args = (*args[0].encode().split(), *args[1:])
+        elif b" " in args[0]:
+            args = (*args[0].split(), *args[1:])
+        encode = self.encoder.encode
+        packed = []
+        for arg in args:
+            if type(arg) not in _NATIVE:
+                arg = encode(arg)
+                if type(arg) is not bytes:
+                    arg = bytes(arg)
+            packed.append(arg)
+        return [hiredis.pack_command(tuple(packed))]
 
 
 def is_cluster_url(url: str) -> bool:
@@ -52,6 +81,12 @@ class ClusterClient(AsyncRedisCluster):
     startup connections under the others ("'NoneType' object has no attribute 'writelines'"). Here the
     first commands wait for the initialisation (it holds a lock) before anything else.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.nodes_manager.connection_kwargs.get("connection_class") is Connection:
+            # The nodes found at initialisation are made with these (not with TLS: its own class stays).
+            self.nodes_manager.connection_kwargs["connection_class"] = HiredisPackingConnection
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         if self._initialize:
@@ -85,6 +120,8 @@ class ClusterClient(AsyncRedisCluster):
 def connect_redis(url: str, **options: Any) -> redis_asyncio.Redis:
     """An asyncio client: ``RedisCluster`` for a cluster URL, else ``Redis``."""
     if not is_cluster_url(url):
+        if urlsplit(url).scheme == "redis":
+            options.setdefault("connection_class", HiredisPackingConnection)
         return redis_asyncio.Redis.from_url(url, **options)
     plain, nodes = _cluster_parts(url)
     startup = [AsyncClusterNode(host, port) for host, port in nodes[1:]]

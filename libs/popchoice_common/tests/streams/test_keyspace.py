@@ -129,7 +129,7 @@ async def test_on_the_cluster_each_stream_lives_on_the_master_of_its_slot(redis_
     import redis.asyncio as redis_asyncio
     from redis.asyncio.cluster import RedisCluster
 
-    from popchoice_common.redis_connection import is_cluster_url
+    from popchoice_common.redis_connection import HiredisPackingConnection, is_cluster_url
 
     events = [SeedMovieRequested.for_movie(1), MovieSeedRequested.for_movie(2), BackfillMovieRequested.for_movie(3)]
     await publisher.publish_many(events)
@@ -139,6 +139,7 @@ async def test_on_the_cluster_each_stream_lives_on_the_master_of_its_slot(redis_
     assert isinstance(redis_client, RedisCluster)
     masters = redis_client.get_primaries()
     assert len(masters) == 3
+    assert all(master.connection_class is HiredisPackingConnection for master in masters)
     for event in events:
         tag = keys.stream(event.stream).encode()
         owner = redis_client.get_node_from_key(keys.stream(event.stream))

@@ -97,7 +97,7 @@ class Reading(WorkerCore):
             job_id, data = entry_fields(fields)
             payloads[as_text(entry_id)] = (job_id, data)
             keys.append(self.keys.job(sub.stream, job_id))
-            args += [entry_id, job_id, data]
+            args += [entry_id, job_id]
         if not payloads:
             return
         reply = await self._claimed(keys=keys, args=args)

@@ -16,21 +16,35 @@ local function dead_letter(k, job_key, name, group, entry_id, job_id, data, reas
   redis.call('HINCRBY', k.counters, 'dead', 1)
 end
 
+-- The payload of a stream entry (its data field), '' when the entry is gone.
+local function entry_data(stream, entry_id)
+  local entry = redis.call('XRANGE', stream, entry_id, entry_id)
+  if #entry == 0 then return '' end
+  local fields = entry[1][2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'data' then return fields[i + 1] end
+  end
+  return ''
+end
+
 -- Returns the action: 'run' (with attempts), 'skip' (already completed or dead: ack only) or 'dead'.
-local function mark_active(k, job_key, name, group, consumer, now, entry_id, job_id, data,
+local function mark_active(k, job_key, name, group, consumer, now, entry_id, job_id,
                            reclaimed, max_reclaims, dead_ttl)
   local state = redis.call('HGET', job_key, 'state')
   if state == 'completed' or state == 'dead' then
     return {'skip', 0}
   end
   if not state then
-    redis.call('HSET', job_key, 'stream', name, 'attempts', 0, 'reclaims', 0, 'enqueued_at', now, 'data', data)
+    redis.call('HSET', job_key, 'stream', name, 'attempts', 0, 'reclaims', 0, 'enqueued_at', now,
+               'data', entry_data(k.stream, entry_id))
   end
   if reclaimed == 1 then
     local reclaims = redis.call('HINCRBY', job_key, 'reclaims', 1)
     redis.call('HINCRBY', k.counters, 'reclaimed', 1)
     if reclaims > tonumber(max_reclaims) then
       local attempts = redis.call('HGET', job_key, 'attempts') or '0'
+      local data = entry_data(k.stream, entry_id)
+      if data == '' then data = redis.call('HGET', job_key, 'data') or '' end
       dead_letter(k, job_key, name, group, entry_id, job_id, data,
                   'delivered ' .. reclaims .. ' times without finishing: its consumer died each time',
                   attempts, consumer, now, dead_ttl)
