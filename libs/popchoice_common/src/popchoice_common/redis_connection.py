@@ -16,12 +16,9 @@ from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import hiredis
-import redis
 import redis.asyncio as redis_asyncio
-from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
-from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import Connection
-from redis.cluster import ClusterNode, RedisCluster
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 #: Arguments hiredis packs exactly as redis-py's encoder would (UTF-8 text, decimal integers); any other
@@ -72,7 +69,7 @@ def _cluster_parts(url: str) -> tuple[str, list[tuple[str, int]]]:
     return urlunsplit((scheme, netloc, "", parts.query, parts.fragment)), nodes
 
 
-class ClusterClient(AsyncRedisCluster):
+class ClusterClient(RedisCluster):
     """redis-py's asyncio RedisCluster, initialised before its first command runs, with a cheaper
     routing of script calls and stream reads (see _determine_slot).
 
@@ -124,14 +121,5 @@ def connect_redis(url: str, **options: Any) -> redis_asyncio.Redis:
             options.setdefault("connection_class", HiredisPackingConnection)
         return redis_asyncio.Redis.from_url(url, **options)
     plain, nodes = _cluster_parts(url)
-    startup = [AsyncClusterNode(host, port) for host, port in nodes[1:]]
-    return cast(redis_asyncio.Redis, ClusterClient.from_url(plain, startup_nodes=startup, **options))
-
-
-def connect_redis_sync(url: str, **options: Any) -> redis.Redis:
-    """A blocking client: ``RedisCluster`` for a cluster URL, else ``Redis``."""
-    if not is_cluster_url(url):
-        return redis.Redis.from_url(url, **options)
-    plain, nodes = _cluster_parts(url)
     startup = [ClusterNode(host, port) for host, port in nodes[1:]]
-    return cast(redis.Redis, RedisCluster.from_url(plain, startup_nodes=startup, **options))
+    return cast(redis_asyncio.Redis, ClusterClient.from_url(plain, startup_nodes=startup, **options))
