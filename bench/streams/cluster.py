@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -181,6 +182,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         stop_processes(cluster["pids"])
         single.terminate()
         single.wait(10)
+        shutil.rmtree(folder, ignore_errors=True)
     table = {
         name: {
             "process": summary([run["process_jobs_per_second"] for run in results]),
