@@ -9,7 +9,7 @@ PACKAGES := libs/popchoice_common services/catalog-seeder services/recommender s
 PYTEST_WORKERS ?= 2
 
 .PHONY: help install demo test lint migrate seed calibrate db-start db-stop jobs asyncapi \
-        screenshots bench-pages bench-seed bench-streams bench-tmdb bench-recommend bench-vector bench-relevance gateway recommender catalog-seeder discovery discovery-enqueue \
+        screenshots bench-pages bench-seed bench-streams bench-streams-cluster bench-tmdb bench-recommend bench-vector bench-relevance gateway recommender catalog-seeder discovery discovery-enqueue \
         backfill backfill-enqueue health console console-screenshots bench-console clean
 
 help: ## list the targets
@@ -69,6 +69,9 @@ bench-seed: $(STAMP) ## seeding benchmark: 10,000 entries (hash) and 1,000 (loca
 
 bench-streams: $(STAMP) ## streams benchmark: ours vs BullMQ (Node), bullmq, taskiq, streaq, SAQ, arq: 20,000 no-op jobs and latency at 1,000 jobs/s, interleaved
 	$(BIN)/python bench/streams/run.py
+
+bench-streams-cluster: $(STAMP) ## streams benchmark on a 3-master Redis Cluster: ours with 1, 2 and 3 busy streams beside one node, interleaved
+	$(BIN)/python bench/streams/cluster.py
 
 jobs: $(STAMP) ## queue statistics of every stream (popchoice-jobs stats; see popchoice-jobs --help for more)
 	$(BIN)/popchoice-jobs stats

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from popchoice_catalog_seeder.service import seed_movies_file
+from popchoice_common.keyspace import Keyspace
 from popchoice_common.testing.factories import insert_api_key, insert_interaction, insert_user
 from popchoice_common.testing.fake_openai import API_KEY as OPENAI_KEY
 from popchoice_common.testing.fake_tmdb import API_KEY as TMDB_KEY
@@ -57,6 +58,15 @@ def pitches_reply(messages):
 
 
 @pytest.fixture
+def redis_url(request, redis_single_url):
+    """One Redis node, or both one node and the Redis Cluster for a test that asks for
+    single_or_cluster_redis_url."""
+    if "single_or_cluster_redis_url" in request.fixturenames:
+        return request.getfixturevalue("single_or_cluster_redis_url")
+    return redis_single_url
+
+
+@pytest.fixture
 async def stack(db_pool, database_url, redis_url, key_prefix, fake_tmdb, fake_openai, hash_embedder, tmp_path):
     """A seeded catalog, an API key for a user, and the env every service process gets."""
     await seed_movies_file(db_pool, hash_embedder, ROOT / "movies.txt")
@@ -99,7 +109,7 @@ def keys_of(body):
     return keys
 
 
-async def test_quiz_to_picks_over_sse_and_polling(stack, redis_client, key_prefix):
+async def test_quiz_to_picks_over_sse_and_polling(single_or_cluster_redis_url, stack, redis_client, key_prefix):
     """POST → 201 with Location → SSE stage events and polling both reach completed with six films;
     recommendation.completed is announced for it."""
     processes, _ = stack
@@ -131,7 +141,7 @@ async def test_quiz_to_picks_over_sse_and_polling(stack, redis_client, key_prefi
     await client.aclose()
     # Announced with the job's acknowledgement, just after the result was stored.
     deadline = time.monotonic() + 5
-    while not (announced := await redis_client.xrange(f"{key_prefix}recommendation.completed")):
+    while not (announced := await redis_client.xrange(Keyspace(key_prefix).stream("recommendation.completed"))):
         assert time.monotonic() < deadline, "recommendation.completed was never announced"
         await asyncio.sleep(0.05)
     assert [fields[b"job_id"] for _, fields in announced] == [f"recommendation-completed:{body['id']}:0".encode()]

@@ -70,7 +70,7 @@ async def plant_streams(client: redis.Redis, keys: StreamKeys, streams: list[str
                     job_id = f"{stream}:done:{n}"
                     finished = now - (per_stream - n) * 30
                     pipe.hset(
-                        keys.job(job_id),
+                        keys.job(stream, job_id),
                         mapping={
                             "state": "completed",
                             "stream": stream,

@@ -1,7 +1,8 @@
 """Our runtime (popchoice_common.streams) as a system of the streams benchmark; runs in the product's .venv.
 
-Concurrency: `Worker.subscribe(..., concurrency=C)` runs at most C handlers at a time; prefetch (the
-entries held, running or waiting) is the product's default, four per slot up to 500, unless
+The client is the product's (`connect_redis`, as `create_redis` makes it). Concurrency:
+`Worker.subscribe(..., concurrency=C)` runs at most C handlers at a time; prefetch (the entries held,
+running or waiting) is the product's default, four per slot up to 500, unless
 BENCH_OURS_PREFETCH sets it (the #3/#11 figures used concurrency 1 with prefetch 1000). Job state and
 at-least-once acks are on, as in production; a job counts as done when it is acknowledged and recorded
 completed (the stream's `processed` counter, which the ack script increments).
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Completions, LatencyProducer, LatencyWorker, StartTimes, System, Throughput, main
 
 from popchoice_common.events import CATALOG_SEED_MOVIE, SeedMovieRequested
+from popchoice_common.redis_connection import connect_redis
 from popchoice_common.streams import Publisher, StreamKeys, Worker
 from popchoice_common.streams.policy import StreamPolicy
 
@@ -53,7 +55,7 @@ def _worker(client: redis.Redis, queue: str, concurrency: int, handler: object) 
 
 
 async def throughput(redis_url: str, queue: str, jobs: int, concurrency: int) -> Throughput:
-    client = redis.Redis.from_url(redis_url)
+    client = connect_redis(redis_url)
     keys = _keys(queue)
     events = [SeedMovieRequested.for_movie(index) for index in range(jobs)]
     try:
@@ -91,7 +93,7 @@ async def throughput(redis_url: str, queue: str, jobs: int, concurrency: int) ->
 
 
 async def latency_worker(redis_url: str, queue: str, jobs: int, concurrency: int) -> LatencyWorker:
-    client = redis.Redis.from_url(redis_url)
+    client = connect_redis(redis_url)
     starts = StartTimes(jobs)
 
     async def handle(event: SeedMovieRequested, context: object) -> None:
@@ -110,7 +112,7 @@ async def latency_worker(redis_url: str, queue: str, jobs: int, concurrency: int
 
 
 async def latency_producer(redis_url: str, queue: str) -> LatencyProducer:
-    client = redis.Redis.from_url(redis_url)
+    client = connect_redis(redis_url)
     publisher = Publisher(client, _keys(queue))
 
     async def publish(index: int) -> None:
@@ -120,11 +122,12 @@ async def latency_producer(redis_url: str, queue: str) -> LatencyProducer:
 
 
 async def cleanup(redis_url: str, queue: str) -> None:
-    client = redis.Redis.from_url(redis_url)
+    client = connect_redis(redis_url)
     try:
-        keys = [key async for key in client.scan_iter(match=f"{queue}:*", count=10_000)]
-        for start in range(0, len(keys), 1000):
-            await client.delete(*keys[start : start + 1000])
+        for pattern in _keys(queue).patterns():
+            keys = [key async for key in client.scan_iter(match=pattern, count=10_000)]
+            for start in range(0, len(keys), 1000):
+                await client.delete(*keys[start : start + 1000])
     finally:
         await client.aclose()
 

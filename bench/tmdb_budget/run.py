@@ -155,9 +155,10 @@ async def _measure(
         for process in processes:
             process.send_signal(signal.SIGTERM)
         exit_codes = [await asyncio.wait_for(process.wait(), 60) for process in processes]
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=10_000)]
-        if keys:
-            await client.delete(*keys)
+        for pattern in StreamKeys(prefix).patterns():
+            keys = [key async for key in client.scan_iter(match=pattern, count=10_000)]
+            if keys:
+                await client.delete(*keys)
         await client.aclose()
         fake.stop()
     budget = requests_per_window * duration / (window_ms / 1000)

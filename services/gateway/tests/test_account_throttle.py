@@ -5,11 +5,18 @@ import datetime as dt
 import pytest
 import redis.asyncio as redis_asyncio
 
+from popchoice_common.keyspace import Keyspace
 from popchoice_common.testing.factories import insert_user
 from popchoice_gateway.accounts.passwords import Passwords
 from popchoice_gateway.accounts.service import AccountService
 from popchoice_gateway.accounts.sessions import Sessions
 from popchoice_gateway.accounts.throttle import AuthThrottle, TooManyAttempts, account_tag
+
+
+@pytest.fixture
+def redis_url(single_or_cluster_redis_url):
+    """Every test here runs on one Redis node (id single) and on the Redis Cluster (cluster)."""
+    return single_or_cluster_redis_url
 
 
 def throttle(client, key_prefix, **limits) -> AuthThrottle:
@@ -30,7 +37,7 @@ async def test_the_lock_doubles_after_three_failures_up_to_the_maximum(redis_cli
     locks = []
     for _ in range(6):
         await limits.failed("ada@example.com")
-        locks.append(await limits._remaining(f"{key_prefix}auth:lock:{account_tag('ada@example.com')}"))
+        locks.append(await limits._remaining(Keyspace(key_prefix).auth_lock(account_tag("ada@example.com"))))
     assert locks[:3] == [0, 0, 0]
     assert 9 < locks[3] <= 10 and 19 < locks[4] <= 20 and 34 < locks[5] <= 35
     with pytest.raises(TooManyAttempts) as raised:

@@ -24,6 +24,15 @@ HALF_PAST = 28_000_000 * 60 + 30.0
 
 
 @pytest.fixture
+def redis_url(request, redis_single_url):
+    """One Redis node, or both one node and the Redis Cluster for a test that asks for
+    single_or_cluster_redis_url."""
+    if "single_or_cluster_redis_url" in request.fixturenames:
+        return request.getfixturevalue("single_or_cluster_redis_url")
+    return redis_single_url
+
+
+@pytest.fixture
 def one_window(monkeypatch):
     """The rate limiter's clock stands still half-way through a minute: every request of the test
     falls in one window, and Retry-After is 30."""
@@ -205,7 +214,9 @@ def test_oversized_chunked_bodies_get_413(client):
     assert answer.status_code == 413
 
 
-async def test_high_limits_are_counted_in_chunks_and_still_hold(redis_client, key_prefix, one_window):
+async def test_high_limits_are_counted_in_chunks_and_still_hold(
+    single_or_cluster_redis_url, redis_client, key_prefix, one_window
+):
     """With a limit of 1,000 a process takes 10 at a time from Redis; request 1,001 is refused,
     and two processes together let exactly the limit through."""
     first = RateLimiter(redis_client, prefix=key_prefix, per_minute=1000)

@@ -114,7 +114,7 @@ async def test_accepting_a_candidate_links_the_movie_and_queues_its_own_backfill
     movie_id, review_id = await open_review(db_pool)
     publisher = Publisher(redis_client, keys)
     automatic = await publisher.publish(BackfillMovieRequested.for_movie(movie_id))
-    await redis_client.hset(keys.job(automatic.job_id), "state", "completed")
+    await redis_client.hset(keys.job(CATALOG_BACKFILL_MOVIE, automatic.job_id), "state", "completed")
     async with running_console(settings) as (client, _):
         token = csrf_token_of((await client.get(f"/reviews/{review_id}", headers=BOB)).text)
         response = await client.post(

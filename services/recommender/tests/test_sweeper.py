@@ -63,7 +63,8 @@ async def test_live_dead_and_recent_jobs(db_pool, redis_client, key_prefix):
     live = await old(db_pool)
     await publisher.publish(RecommendationRequested.for_recommendation(live))
     dead = await old(db_pool, status="processing")
-    await redis_client.hset(keys.job(f"recommendation:{dead}"), mapping={"state": "dead", "stream": "x"})
+    job = keys.job(RECOMMENDATION_REQUESTED, f"recommendation:{dead}")
+    await redis_client.hset(job, mapping={"state": "dead", "stream": RECOMMENDATION_REQUESTED})
     recent = await insert_recommendation(db_pool, quiz_data=QUIZ)  # just created: its job may still be on its way
     finished = await old(db_pool, status="completed")
     result = await sweeper.sweep()

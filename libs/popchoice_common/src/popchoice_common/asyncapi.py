@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from popchoice_common import __version__, events
+from popchoice_common.keyspace import Keyspace
 
 #: Which service's consumer group reads each stream.
 CONSUMERS: dict[str, str] = {
@@ -46,10 +47,10 @@ def asyncapi_document(prefix: str = "popchoice:") -> dict[str, Any]:
             "payload": {"$ref": f"#/components/schemas/{name}"},
         }
         channels[channel_id] = {
-            "address": f"{prefix}{stream}",
+            "address": Keyspace(prefix).stream(stream),
             "description": (
                 f"Redis stream. Each entry has the fields job_id and data (the JSON message). "
-                f"Failed messages end in {prefix}{stream}:dead."
+                f"Failed messages end in {Keyspace(prefix).dead(stream)}."
             ),
             "messages": {name: {"$ref": f"#/components/messages/{name}"}},
         }

@@ -30,6 +30,7 @@ from typing import Literal, TextIO
 import redis.asyncio as redis
 from pydantic import Field
 
+from popchoice_common.redis_connection import connect_redis
 from popchoice_common.settings import PopChoiceSettings
 
 NAME_WIDTH = 16
@@ -329,7 +330,7 @@ class Demo:
 
 
 async def _redis_answers(url: str) -> bool:
-    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    client = connect_redis(url, socket_connect_timeout=0.5, socket_timeout=0.5)
     try:
         return bool(await client.ping())
     except (redis.RedisError, OSError):

@@ -9,10 +9,51 @@ from typing import IO
 
 import pytest
 
-from popchoice_common.streams import Publisher, StreamKeys
+from popchoice_common.streams import Publisher, StreamKeys, scripts
 from popchoice_common.streams.admin import StreamsAdmin
+from popchoice_common.tmdb import rate_limit
 
 CONSUMER = Path(__file__).with_name("consumer_process.py")
+
+# Prepended to a script under test: every redis.call first asks Redis which of its arguments are keys
+# (COMMAND GETKEYS) and fails the call if one of them is not in KEYS[].
+KEY_CHECK = """
+local declared = {}
+for _, key in ipairs(KEYS) do declared[key] = true end
+local real_call = redis.call
+local function checked_call(...)
+  local ok, touched = pcall(real_call, 'COMMAND', 'GETKEYS', ...)
+  if ok then
+    for _, key in ipairs(touched) do
+      if not declared[key] then error('undeclared key ' .. key .. ' in ' .. tostring((...))) end
+    end
+  end
+  return real_call(...)
+end
+local redis = setmetatable({call = checked_call}, {__index = redis})
+"""
+
+
+@pytest.fixture
+def key_check():
+    """The Lua prologue that refuses any key a script touches without declaring it in KEYS[]."""
+    return KEY_CHECK
+
+
+@pytest.fixture
+def checked_scripts(monkeypatch):
+    """Every script of the streams runtime and the TMDB limiter runs with the key check in front."""
+    for name in scripts.ALL:
+        constant = name.upper()
+        monkeypatch.setattr(scripts, constant, KEY_CHECK + getattr(scripts, constant))
+    monkeypatch.setattr(rate_limit, "_ACQUIRE", KEY_CHECK + rate_limit._ACQUIRE)
+    monkeypatch.setattr(rate_limit, "_PAUSE", KEY_CHECK + rate_limit._PAUSE)
+
+
+@pytest.fixture
+def redis_url(single_or_cluster_redis_url):
+    """Every test of the streams suite runs on one Redis node (id single) and on the Redis Cluster (cluster)."""
+    return single_or_cluster_redis_url
 
 
 @pytest.fixture

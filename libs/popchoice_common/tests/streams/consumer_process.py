@@ -11,16 +11,15 @@ import os
 import sys
 from typing import Any
 
-import redis.asyncio as redis
-
 from popchoice_common.events import CATALOG_SEED_MOVIE
 from popchoice_common.logs import configure_logging
+from popchoice_common.redis_connection import connect_redis
 from popchoice_common.streams import StreamKeys, StreamPolicy, Worker
 
 
 async def main() -> None:
     prefix = os.environ["TEST_PREFIX"]
-    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    client = connect_redis(os.environ["REDIS_URL"])
     worker = Worker(
         client,
         service="crash-test",

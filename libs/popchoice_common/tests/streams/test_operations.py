@@ -115,7 +115,7 @@ def test_asyncapi_document_covers_every_event():
     document = asyncapi_document("popchoice:")
     assert document["asyncapi"].startswith("3.")
     addresses = {channel["address"] for channel in document["channels"].values()}
-    assert addresses == {f"popchoice:{stream}" for stream in STREAM_EVENTS}
+    assert addresses == {f"{{popchoice:{stream}}}" for stream in STREAM_EVENTS}
     schemas = document["components"]["schemas"]
     for event_type in STREAM_EVENTS.values():
         properties = schemas[event_type.__name__]["properties"]

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from popchoice_common.keyspace import Keyspace
 from popchoice_common.logs import configure_logging
 from popchoice_common.testing.fake_tmdb import API_KEY, make_movie
 from popchoice_common.tmdb import RedisRateLimiter, TMDBClient, us_certification
@@ -133,8 +134,6 @@ async def test_missing_required_fields_are_bad_data(fake_tmdb, client):
         await client.movie_details(1)
 
 
-PAUSE_KEY = "tmdb:paused-until"  # where the shared limiter records the end of a 429 pause (Redis ms)
-
 PROBE = """
 import asyncio, sys, time
 import redis.asyncio as redis
@@ -166,7 +165,7 @@ async def redis_now_ms(redis_client):
 
 async def recorded_pause_end(redis_client, key_prefix):
     """When the pause the limiter recorded in Redis ends (Redis ms)."""
-    return int(await redis_client.get(f"{key_prefix}{PAUSE_KEY}"))
+    return int(await redis_client.get(Keyspace(key_prefix).tmdb_paused_until()))
 
 
 async def test_429_with_retry_after_pauses_every_process(

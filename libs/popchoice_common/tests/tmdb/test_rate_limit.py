@@ -3,7 +3,15 @@ import time
 
 import pytest
 
+from popchoice_common.keyspace import Keyspace
 from popchoice_common.tmdb import LocalRateLimiter, RateLimitWaitTooLong, RedisRateLimiter
+
+
+@pytest.fixture
+def redis_url(single_or_cluster_redis_url):
+    """Every test here runs on one Redis node (id single) and on the Redis Cluster (cluster): the budget
+    is one global budget either way (its keys share one slot)."""
+    return single_or_cluster_redis_url
 
 
 def limiter(client, prefix, limit=5, window_ms=500):
@@ -18,7 +26,7 @@ async def redis_now_ms(redis_client):
 
 async def recorded_starts(redis_client, key_prefix):
     """The starts the limiter's sliding window still holds: token -> Redis ms."""
-    return dict(await redis_client.zrange(f"{key_prefix}tmdb:requests", 0, -1, withscores=True))
+    return dict(await redis_client.zrange(Keyspace(key_prefix).tmdb_requests(), 0, -1, withscores=True))
 
 
 async def test_budget_is_never_exceeded_in_any_window(redis_client, key_prefix):
@@ -92,13 +100,13 @@ async def test_a_wait_past_the_deadline_is_refused_at_once(redis_client, key_pre
     holding background requests back; the wait it reports is what is left of the recorded pause."""
     rate_limiter = limiter(redis_client, key_prefix)
     await rate_limiter.pause(60_000)
-    pause_end = int(await redis_client.get(f"{key_prefix}tmdb:paused-until"))
+    pause_end = int(await redis_client.get(Keyspace(key_prefix).tmdb_paused_until()))
     before = await redis_now_ms(redis_client)
     with pytest.raises(RateLimitWaitTooLong) as caught:
         await rate_limiter.acquire("interactive", deadline=time.monotonic() + 0.3)
     after = await redis_now_ms(redis_client)
     assert pause_end - after <= round(caught.value.wait_seconds * 1000) <= pause_end - before
-    assert await redis_client.zcard(f"{key_prefix}tmdb:waiters") == 0
+    assert await redis_client.zcard(Keyspace(key_prefix).tmdb_waiters()) == 0
 
 
 async def test_a_wait_within_the_deadline_is_waited(redis_client, key_prefix):

@@ -94,7 +94,7 @@ async def process_page(
         report.would_enqueue = [movie.id for movie in candidates]
         log.info("discovery_page_dry_run", source=event.source, page=event.page, would_enqueue=report.would_enqueue)
         return report
-    counter = f"{publisher.keys.prefix}discovery:run:{event.run_id}:selected"
+    counter = publisher.keys.discovery_run_selected(event.run_id)
     for movie in candidates:
         # The per-run cap holds across every process handling this run's pages.
         taken = await client.incr(counter)

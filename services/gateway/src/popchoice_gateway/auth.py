@@ -19,6 +19,7 @@ import redis.asyncio as redis
 from fastapi import HTTPException, Request, Response
 from redis.exceptions import RedisError
 
+from popchoice_common.keyspace import Keyspace
 from popchoice_common.logs import get_logger
 from popchoice_common.streams.outage import OutageLog
 from popchoice_gateway import repository
@@ -193,7 +194,7 @@ class RateLimiter:
     ) -> None:
         self._client = client
         self._detail = detail
-        self._prefix = prefix
+        self._keys = Keyspace(prefix)
         self._limit = per_minute
         self._chunk = max(1, per_minute // 100)
         self._window = 0
@@ -215,7 +216,7 @@ class RateLimiter:
             if self._allowance.get(client_id, 0) > 0:
                 self._allowance[client_id] -= 1
                 return
-            key = f"{self._prefix}ratelimit:{client_id}:{window}"
+            key = self._keys.rate_limit(client_id, window)
             try:
                 async with self._client.pipeline(transaction=True) as pipe:
                     pipe.incrby(key, self._chunk)

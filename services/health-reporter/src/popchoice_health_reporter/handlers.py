@@ -176,9 +176,14 @@ async def stream_jobs(request: Request, stream: str, console: ConsoleDep) -> Res
 
 
 @router.get("/jobs/{job_id:path}")
-async def job_detail(request: Request, job_id: str, console: ConsoleDep) -> Response:
-    """A job: its payload as pretty JSON, attempts, each failure with its traceback, timestamps, consumer."""
-    job = await console.admin.job(job_id)
+async def job_detail(request: Request, job_id: str, console: ConsoleDep, stream: str | None = None) -> Response:
+    """A job: its payload as pretty JSON, attempts, each failure with its traceback, timestamps, consumer.
+
+    ``?stream=`` names the job's stream (its keys carry the stream's tag); without it every stream is
+    looked in and the job enqueued most recently under this id is shown."""
+    if stream is not None and stream not in console.admin.streams:
+        raise HTTPException(status_code=404, detail=f"Unknown stream {stream}.")
+    job = await console.admin.job(job_id, stream)
     if job is None:
         raise HTTPException(status_code=404, detail=f"Job {job_id} is unknown or past its retention.")
     payload = job.payload

@@ -235,8 +235,8 @@ class Operations:
 
     async def run_now(self, actor: str, stream: str, job_id: str) -> ActionResult:
         self._stream(stream)
-        job = await self.admin.job(job_id)
-        if job is None or job.stream != stream:
+        job = await self.admin.job(job_id, stream)
+        if job is None:
             raise NotFound(f"job {job_id} of {stream}")
         audit_id = await self._audit(actor, "job.run_now", f"{stream}/{job_id}", {"state": job.state})
         entry_id = await self.admin.run_now(stream, job_id)

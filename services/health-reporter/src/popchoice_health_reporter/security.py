@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from popchoice_common.errors import ConfigurationError
+from popchoice_common.keyspace import Keyspace
 from popchoice_health_reporter.config import HealthSettings
 
 #: Verified credentials are remembered (as a keyed digest, never the password) this long, so each page
@@ -148,12 +149,12 @@ class FailureLimiter:
 
     def __init__(self, client: redis.Redis, prefix: str, *, max_failures: int, window_seconds: int) -> None:
         self._client = client
-        self._prefix = prefix
+        self._keys = Keyspace(prefix)
         self.max_failures = max_failures
         self.window_seconds = window_seconds
 
     def _key(self, client_id: str) -> str:
-        return f"{self._prefix}console:auth-failures:{hashlib.sha256(client_id.encode()).hexdigest()[:32]}"
+        return self._keys.console_auth_failures(hashlib.sha256(client_id.encode()).hexdigest()[:32])
 
     async def retry_after(self, client_id: str) -> int | None:
         """Seconds until this client may try again, or None when it is under the limit."""
@@ -182,7 +183,7 @@ class CsrfTokens:
 
     @classmethod
     async def shared(cls, client: redis.Redis, prefix: str) -> CsrfTokens:
-        key = f"{prefix}console:csrf-secret"
+        key = Keyspace(prefix).console_csrf_secret()
         await client.set(key, secrets.token_hex(32), nx=True)
         secret = await client.get(key)
         assert secret is not None

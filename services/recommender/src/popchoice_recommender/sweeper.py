@@ -76,7 +76,7 @@ class Sweeper:
                 if batch is None
                 else MorePicksRequested.for_batch(row.id, batch)
             )
-            job = await get_job(self.client, self.publisher.keys, event.job_id)
+            job = await get_job(self.client, self.publisher.keys, event.job_id, event.stream)
             if job is None:
                 if (await self.publisher.publish(event)).enqueued:
                     requeued += 1

@@ -16,6 +16,7 @@ from popchoice_common.streams.outage import backoff_seconds
 from popchoice_common.streams.subscription import (
     Subscription,
     WorkerCore,
+    as_text,
     describe_error,
 )
 
@@ -63,34 +64,46 @@ class Acking(WorkerCore):
         self, sub: Subscription[Any], done: list[tuple[str, str]], ack_only: list[str], announcements: list[Event]
     ) -> None:
         pipeline = scripts.ScriptPipeline(self.client)
+        stream = sub.stream
         if done:
+            keys = [
+                self.keys.stream(stream),
+                self.keys.completed_index(stream),
+                self.keys.counters(stream),
+                self.keys.throughput(stream),
+            ]
             args: list[Any] = [
-                self.keys.prefix,
-                sub.stream,
                 sub.group,
                 now_ms(),
                 self.retention.completed_seconds,
                 self.retention.completed_count,
             ]
             for entry_id, job_id in done:
+                keys.append(self.keys.job(stream, job_id))
                 args += [entry_id, job_id]
-            pipeline.call(self._finish, args)
+            pipeline.call(self._finish, keys, args)
         if ack_only:
-            pipeline.command("XACK", self.keys.stream(sub.stream), sub.group, *ack_only)
+            pipeline.command("XACK", self.keys.stream(stream), sub.group, *ack_only)
         for event in announcements:
             pipeline.command(*announce_command(self.keys, event))
-        await pipeline.execute()
+        replies = await pipeline.execute()
+        if done and len(replies[0]) > 1:
+            # Past the retention count: the oldest completed jobs are forgotten.
+            past = [as_text(job_id) for job_id in replies[0][1:]]
+            await self._forget(stream, "completed", past, self.retention.completed_count)
 
     async def _release_unstarted(self, sub: Subscription[Any]) -> None:
         """Returns entries fetched but never started to the stream, so another consumer takes them now."""
         unstarted = [(entry_id, job_id) for entry_id, job_id in sub.held.items() if entry_id not in sub.started]
         if not unstarted:
             return
-        args: list[Any] = [self.keys.prefix, sub.stream, sub.group]
+        keys = [self.keys.stream(sub.stream)]
+        args: list[Any] = [sub.group]
         for entry_id, job_id in unstarted:
+            keys.append(self.keys.job(sub.stream, job_id))
             args += [entry_id, job_id]
         try:
-            await self._release(args=args)
+            await self._release(keys=keys, args=args)
         except (RedisError, OSError) as exc:
             log.warning("job_release_failed", stream=sub.stream, error=describe_error(exc), count=len(unstarted))
             return

@@ -12,7 +12,7 @@ from redis.exceptions import ResponseError
 
 from popchoice_common.events import STREAM_EVENTS
 from popchoice_common.streams import scripts
-from popchoice_common.streams.jobs import now_ms
+from popchoice_common.streams.jobs import find_job_hashes, now_ms
 from popchoice_common.streams.keys import StreamKeys
 
 
@@ -223,7 +223,20 @@ class StreamsAdmin:
             self._check(stream)
         pipeline = scripts.ScriptPipeline(self.client)
         for stream in names:
-            pipeline.call(self._overview, [self.keys.prefix, stream])
+            keys = self.keys
+            pipeline.call(
+                self._overview,
+                [
+                    keys.stream(stream),
+                    keys.paused(stream),
+                    keys.dead(stream),
+                    keys.delayed(stream),
+                    keys.completed_index(stream),
+                    keys.counters(stream),
+                    keys.throughput(stream),
+                ],
+                [],
+            )
         replies = await pipeline.execute()
         moment = now if now is not None else now_ms()
         current = moment // 60_000
@@ -292,12 +305,11 @@ class StreamsAdmin:
                 )
         return out
 
-    async def _groups(self, key: str) -> list[GroupStats]:
+    async def _groups(self, stream: str) -> list[GroupStats]:
         try:
-            groups = await self.client.xinfo_groups(key)
+            groups = await self.client.xinfo_groups(self.keys.stream(stream))
         except ResponseError:
             return []
-        stream = key[len(self.keys.prefix) :]
         return (await self._group_details({stream: list(groups)}))[stream]
 
     async def dead_letters(self, stream: str, *, count: int = 50, after: str = "-") -> list[DeadLetter]:
@@ -314,8 +326,14 @@ class StreamsAdmin:
 
     async def retry_dead(self, stream: str, dead_id: str) -> str | None:
         """Re-enqueues one dead letter under its job id with attempts reset; returns the new entry id."""
-        self._check(stream)
-        reply = await self._retry_dead(args=[self.keys.prefix, stream, dead_id, now_ms()])
+        letter = await self.dead_letter(stream, dead_id)
+        if letter is None:
+            return None
+        keys = self.keys
+        reply = await self._retry_dead(
+            keys=[keys.dead(stream), keys.stream(stream), keys.dead_index(stream), keys.job(stream, letter.job_id)],
+            args=[stream, dead_id, now_ms(), letter.job_id],
+        )
         return _text(reply) if reply else None
 
     async def retry_all_dead(self, stream: str) -> int:
@@ -350,14 +368,30 @@ class StreamsAdmin:
     async def retry_dead_as(self, stream: str, dead_id: str, new_job_id: str, data: bytes) -> str | None:
         """Enqueues a dead letter's (re-encoded) payload under a new job id and deletes the dead letter;
         returns the new entry id, or None when the dead letter is gone or the new id is taken."""
-        self._check(stream)
-        reply = await self._retry_dead_as(args=[self.keys.prefix, stream, dead_id, now_ms(), new_job_id, data])
+        letter = await self.dead_letter(stream, dead_id)
+        if letter is None:
+            return None
+        keys = self.keys
+        reply = await self._retry_dead_as(
+            keys=[
+                keys.dead(stream),
+                keys.stream(stream),
+                keys.counters(stream),
+                keys.dead_index(stream),
+                keys.job(stream, new_job_id),
+                keys.job(stream, letter.job_id),
+            ],
+            args=[stream, dead_id, now_ms(), new_job_id, data, letter.job_id],
+        )
         return _text(reply) if reply else None
 
     async def run_now(self, stream: str, job_id: str) -> str | None:
         """Moves a retrying job to the stream now; returns its new entry id, or None when it is not retrying."""
         self._check(stream)
-        reply = await self._run_now(args=[self.keys.prefix, stream, job_id])
+        reply = await self._run_now(
+            keys=[self.keys.stream(stream), self.keys.delayed(stream), self.keys.job(stream, job_id)],
+            args=[stream, job_id],
+        )
         return _text(reply) if reply else None
 
     async def throughput(self, stream: str, *, minutes: int = 60, now: int | None = None) -> list[MinuteCount]:
@@ -385,19 +419,29 @@ class StreamsAdmin:
             ]
         return out
 
-    async def job(self, job_id: str) -> JobDetail | None:
-        """The job's stored state, payload and failures, or None when unknown (or past its retention)."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.hgetall(self.keys.job(job_id))
-            pipe.lrange(self.keys.job_errors(job_id), 0, -1)
-            raw, raw_failures = await pipe.execute()
-        if not raw:
-            return None
+    async def job(self, job_id: str, stream: str | None = None) -> JobDetail | None:
+        """The job's stored state, payload and failures, or None when unknown (or past its retention).
+
+        A job's keys carry its stream's hash tag; without the stream, every stream this admin knows is
+        looked in and the job enqueued most recently under this id is shown.
+        """
+        raw: dict[Any, Any]
+        if stream is None:
+            found = await find_job_hashes(self.client, self.keys, job_id, self.streams)
+            if not found:
+                return None
+            stream, raw = found[0]
+        else:
+            self._check(stream)
+            raw = await self.client.hgetall(self.keys.job(stream, job_id))
+            if not raw:
+                return None
+        raw_failures: Any = await self.client.lrange(self.keys.job_errors(stream, job_id), 0, -1)
         fields = {_text(name): _text(value) for name, value in raw.items()}
         payload = fields.pop("data", None)
-        if payload is None and fields.get("stream") in self.streams and fields.get("entry_id"):
+        if payload is None and fields.get("entry_id"):
             entries: Any = await self.client.xrange(
-                self.keys.stream(fields["stream"]), min=fields["entry_id"], max=fields["entry_id"]
+                self.keys.stream(stream), min=fields["entry_id"], max=fields["entry_id"]
             )
             if entries:
                 payload = _text(entries[0][1].get(b"data", b"")) or None
@@ -444,11 +488,11 @@ class StreamsAdmin:
             return await self._list_queued(stream, limit=limit, cursor=cursor, search=search)
         return await self._list_active(stream, limit=limit, cursor=cursor, search=search)
 
-    async def _rows(self, job_ids: list[str], entry_ids: list[str], default_state: str) -> list[JobRow]:
+    async def _rows(self, stream: str, job_ids: list[str], entry_ids: list[str], default_state: str) -> list[JobRow]:
         names = ("state", "entry_id", "attempts", "error", "consumer", "enqueued_at", "finished_at", "next_attempt_at")
         async with self.client.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
-                pipe.hmget(self.keys.job(job_id), list(names))
+                pipe.hmget(self.keys.job(stream, job_id), list(names))
             replies = await pipe.execute() if job_ids else []
         rows = []
         for job_id, entry_id, values in zip(job_ids, entry_ids, replies, strict=True):
@@ -491,7 +535,7 @@ class StreamsAdmin:
         else:
             total = await self.client.zcard(index)
             job_ids = [_text(member) for member in await self.client.zrevrange(index, offset, offset + limit - 1)]
-        rows = await self._rows(job_ids, [""] * len(job_ids), state)
+        rows = await self._rows(stream, job_ids, [""] * len(job_ids), state)
         next_cursor = str(offset + limit) if offset + limit < total else None
         return JobPage(stream, state, rows, total, next_cursor)
 
@@ -539,7 +583,7 @@ class StreamsAdmin:
 
     async def _list_queued(self, stream: str, *, limit: int, cursor: str | None, search: str | None) -> JobPage:
         key = self.keys.stream(stream)
-        groups = await self._groups(key)
+        groups = await self._groups(stream)
         floor = min((group.last_delivered_id for group in groups), key=entry_id_key) if groups else "0-0"
         total = max((group.lag or 0 for group in groups), default=0) if groups else await self.client.xlen(key)
         found: list[tuple[str, str]] = []
@@ -561,14 +605,14 @@ class StreamsAdmin:
                 break
         if search:
             total = len(found)
-        rows = await self._rows([job_id for _, job_id in found], [entry_id for entry_id, _ in found], "queued")
+        rows = await self._rows(stream, [job_id for _, job_id in found], [entry_id for entry_id, _ in found], "queued")
         next_cursor = found[-1][0] if len(found) == limit and total > limit else None
         return JobPage(stream, "queued", rows, total, next_cursor)
 
     async def _list_active(self, stream: str, *, limit: int, cursor: str | None, search: str | None) -> JobPage:
         key = self.keys.stream(stream)
         pending: list[tuple[str, str]] = []
-        for group in await self._groups(key):
+        for group in await self._groups(stream):
             if not group.pending:
                 continue
             raw: Any = await self.client.xpending_range(key, group.name, min="-", max="+", count=1000)
@@ -585,7 +629,7 @@ class StreamsAdmin:
                 entries.append((entry_id, job_id))
         offset = int(cursor) if cursor and cursor.isdigit() else 0
         page = entries[offset : offset + limit]
-        rows = await self._rows([job_id for _, job_id in page], [entry_id for entry_id, _ in page], "active")
+        rows = await self._rows(stream, [job_id for _, job_id in page], [entry_id for entry_id, _ in page], "active")
         next_cursor = str(offset + limit) if offset + limit < len(entries) else None
         return JobPage(stream, "active", rows, len(entries), next_cursor)
 

@@ -1,4 +1,7 @@
-"""``popchoice-jobs``: queue statistics, dead letters (list/show/retry/purge), pause and resume."""
+"""``popchoice-jobs``: queue statistics, dead letters, pause and resume, and the key layout upgrade.
+
+dead list/show/retry/purge manage dead letters; migrate-keys moves jobs from the old key names.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,13 @@ import json
 import sys
 from collections.abc import Sequence
 
+import redis.asyncio as redis
+
 from popchoice_common.errors import ConfigurationError
 from popchoice_common.settings import PopChoiceSettings
 from popchoice_common.streams.admin import StreamsAdmin, StreamStats
 from popchoice_common.streams.runtime import create_admin, create_redis
+from popchoice_common.streams.upgrade import KeyMigration
 
 
 def _format_stats(stats: Sequence[StreamStats]) -> str:
@@ -32,7 +38,20 @@ def _format_stats(stats: Sequence[StreamStats]) -> str:
     return "\n".join(lines)
 
 
+async def _migrate_keys(client: redis.Redis, prefix: str) -> int:
+    reports = await KeyMigration(client, prefix).run()
+    for report in reports:
+        print(
+            f"{report.stream}: queued {report.queued}, retrying {report.retrying}, dead {report.dead}, "
+            f"completed {report.completed}"
+        )
+    print(f"moved {sum(report.moved for report in reports)} jobs to the new key layout")
+    return 0
+
+
 async def _run(admin: StreamsAdmin, args: argparse.Namespace) -> int:
+    if args.command == "migrate-keys":
+        return await _migrate_keys(admin.client, admin.keys.prefix)
     if args.command == "stats":
         stats = await admin.stats([args.stream] if args.stream else None)
         print(json.dumps([item.as_dict() for item in stats]) if args.json else _format_stats(stats))
@@ -76,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true")
     for name in ("pause", "resume"):
         commands.add_parser(name, help=f"{name} consumption of a stream").add_argument("stream")
+    commands.add_parser(
+        "migrate-keys",
+        help="upgrade: move queued, retrying, dead and completed jobs from the old key names "
+        "(popchoice:<stream>, popchoice:job:<id>) to the hash-tagged ones; stop the old workers first",
+    )
     dead = commands.add_parser("dead", help="dead letters").add_subparsers(dest="action", required=True)
     listing = dead.add_parser("list")
     listing.add_argument("stream")
@@ -106,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
             return await _run(create_admin(client, settings), args)
         except KeyError as exc:
             print(exc.args[0], file=sys.stderr)
+            return 2
+        except ConfigurationError as exc:
+            print(str(exc), file=sys.stderr)
             return 2
         finally:
             await client.aclose()

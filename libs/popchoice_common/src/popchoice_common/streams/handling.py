@@ -138,30 +138,42 @@ class Handling(WorkerCore):
         failures = 0
         while True:
             try:
-                outcome = as_text(
-                    await self._fail(
-                        args=[
-                            self.keys.prefix,
-                            sub.stream,
-                            sub.group,
-                            self.consumer,
-                            now_ms(),
-                            delivery.entry_id,
-                            delivery.job_id,
-                            delivery.data,
-                            error,
-                            kind,
-                            sub.policy.max_attempts,
-                            delay,
-                            self.retention.dead_seconds,
-                            self.retention.dead_count,
-                            trace,
-                            self._outage_window_ms,
-                            self._outage_backoff_ms[0],
-                            self._outage_backoff_ms[1],
-                        ]
-                    )
+                reply = await self._fail(
+                    keys=[
+                        self.keys.stream(sub.stream),
+                        self.keys.dead(sub.stream),
+                        self.keys.delayed(sub.stream),
+                        self.keys.counters(sub.stream),
+                        self.keys.throughput(sub.stream),
+                        self.keys.dead_index(sub.stream),
+                        self.keys.job(sub.stream, delivery.job_id),
+                        self.keys.job_errors(sub.stream, delivery.job_id),
+                    ],
+                    args=[
+                        sub.stream,
+                        sub.group,
+                        self.consumer,
+                        now_ms(),
+                        delivery.entry_id,
+                        delivery.job_id,
+                        delivery.data,
+                        error,
+                        kind,
+                        sub.policy.max_attempts,
+                        delay,
+                        self.retention.dead_seconds,
+                        self.retention.dead_count,
+                        trace,
+                        self._outage_window_ms,
+                        self._outage_backoff_ms[0],
+                        self._outage_backoff_ms[1],
+                    ],
                 )
+                outcome = as_text(reply[0])
+                if len(reply) > 1:
+                    # Past the retention count: the oldest dead jobs' states are forgotten.
+                    past = [as_text(job_id) for job_id in reply[1:]]
+                    await self._forget(sub.stream, "dead", past, self.retention.dead_count)
                 if self._redis_outage.down:
                     self._redis_outage.succeeded()
                 break

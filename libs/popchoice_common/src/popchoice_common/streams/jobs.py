@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -12,7 +12,7 @@ import msgspec
 import redis.asyncio as redis
 
 from popchoice_common import tracing
-from popchoice_common.events import Event, encode_event
+from popchoice_common.events import STREAM_EVENTS, Event, encode_event
 from popchoice_common.streams import scripts
 from popchoice_common.streams.keys import StreamKeys
 
@@ -119,10 +119,12 @@ class Publisher:
         for stream, indexes in by_stream.items():
             for start in range(0, len(indexes), PUBLISH_CHUNK):
                 chunk = indexes[start : start + PUBLISH_CHUNK]
-                args: list[Any] = [self._keys.prefix, stream, now]
+                keys = [self._keys.stream(stream), self._keys.counters(stream), self._keys.dead_index(stream)]
+                args: list[Any] = [stream, now]
                 for index in chunk:
+                    keys.append(self._keys.job(stream, events[index].job_id))
                     args += [events[index].job_id, encode_event(events[index])]
-                pipeline.call(self._script, args)
+                pipeline.call(self._script, keys, args)
                 calls.append(chunk)
         replies = await pipeline.execute()
         for chunk, reply in zip(calls, replies, strict=True):
@@ -159,7 +161,32 @@ async def announce(client: redis.Redis, keys: StreamKeys, event: Event, *, maxle
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 
-async def get_job(client: redis.Redis, keys: StreamKeys, job_id: str) -> JobState | None:
-    """The job's state, or None when it is unknown or its retention ended."""
-    fields: Any = await client.hgetall(keys.job(job_id))
-    return JobState.from_hash(job_id, fields) if fields else None
+async def get_job(client: redis.Redis, keys: StreamKeys, job_id: str, stream: str | None = None) -> JobState | None:
+    """The job's state, or None when it is unknown or its retention ended.
+
+    A job's keys carry its stream's hash tag: given the stream, one read; without it, the job is looked
+    up in every stream of :data:`STREAM_EVENTS` (one pipelined read each) and the most recently
+    enqueued one found is returned.
+    """
+    if stream is not None:
+        fields: Any = await client.hgetall(keys.job(stream, job_id))
+        return JobState.from_hash(job_id, fields) if fields else None
+    found = await find_job_hashes(client, keys, job_id, STREAM_EVENTS)
+    if not found:
+        return None
+    _, fields = found[0]
+    return JobState.from_hash(job_id, fields)
+
+
+async def find_job_hashes(
+    client: redis.Redis, keys: StreamKeys, job_id: str, streams: Iterable[str]
+) -> list[tuple[str, dict[bytes, bytes]]]:
+    """(stream, state hash) of each stream holding a job of this id, the most recently enqueued first."""
+    names = list(streams)
+    async with client.pipeline(transaction=False) as pipe:
+        for stream in names:
+            pipe.hgetall(keys.job(stream, job_id))
+        replies: list[Any] = await pipe.execute()
+    found = [(stream, fields) for stream, fields in zip(names, replies, strict=True) if fields]
+    found.sort(key=lambda item: int(item[1].get(b"enqueued_at", b"0") or 0), reverse=True)
+    return found

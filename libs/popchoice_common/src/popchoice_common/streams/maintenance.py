@@ -114,14 +114,31 @@ class Maintenance(WorkerCore):
         await self._every(self._mover_interval, self.move_due_retries, "mover")
 
     async def move_due_retries(self) -> None:
-        """Re-adds retries whose delay has passed, and refreshes the paused flags."""
-        pipeline = scripts.ScriptPipeline(self.client)
-        for sub in self._subscriptions.values():
-            pipeline.call(self._move_due, [self.keys.prefix, sub.stream, now_ms(), 100])
-            pipeline.command("EXISTS", self.keys.paused(sub.stream))
-        replies = await pipeline.execute()
-        for sub, paused in zip(self._subscriptions.values(), replies[1::2], strict=True):
+        """Re-adds retries whose delay has passed, and refreshes the paused flags: one round trip reads
+        every stream's due ids and pause flag, a second moves the due ones (only when there are)."""
+        now = now_ms()
+        subs = list(self._subscriptions.values())
+        async with self.client.pipeline(transaction=False) as pipe:
+            for sub in subs:
+                pipe.zrangebyscore(self.keys.delayed(sub.stream), "-inf", now, start=0, num=100)
+                pipe.exists(self.keys.paused(sub.stream))
+            replies: list[Any] = await pipe.execute() if subs else []
+        moves = scripts.ScriptPipeline(self.client)
+        for sub, due, paused in zip(subs, replies[0::2], replies[1::2], strict=True):
             sub.paused = bool(paused)
+            if due:
+                job_ids = [as_text(job_id) for job_id in due]
+                moves.call(
+                    self._move_due,
+                    [
+                        self.keys.stream(sub.stream),
+                        self.keys.delayed(sub.stream),
+                        *(self.keys.job(sub.stream, job_id) for job_id in job_ids),
+                    ],
+                    [now, *job_ids],
+                )
+        if moves.pending:
+            await moves.execute()
 
     async def _trim_loop(self) -> None:
         await self._every(self._trim_interval, self.trim_and_clean, "trim")

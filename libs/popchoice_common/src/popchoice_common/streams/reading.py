@@ -1,5 +1,6 @@
-"""Reading: batched XREADGROUP inside a Lua script that marks the jobs active, a blocking read when the
-stream is quiet, and the dispatch of claimed entries to the handler tasks."""
+"""Reading: batched XREADGROUP per stream (non-blocking while entries wait, blocking when the stream is
+quiet), a Lua script that marks the jobs read active, and the dispatch of claimed entries to the handler
+tasks."""
 
 from __future__ import annotations
 
@@ -54,38 +55,33 @@ class Reading(WorkerCore):
                 await self._sleep(1.0)
 
     async def _read_ready(self, sub: Subscription[Any], count: int) -> int:
-        """Takes up to count waiting entries and marks them active in one script call."""
-        reply = await self._start(
-            args=[
-                self.keys.prefix,
-                sub.stream,
-                sub.group,
-                self.consumer,
-                now_ms(),
-                count,
-                sub.policy.max_reclaims,
-                self.retention.dead_seconds,
-            ]
-        )
-        for index in range(0, len(reply), 5):
-            entry_id, job_id, data, action, attempts = reply[index : index + 5]
-            self._dispatch(sub, as_text(entry_id), as_text(job_id), data, as_text(action), int(attempts))
-        return len(reply) // 5
+        """Takes up to count waiting entries without waiting, then marks them active."""
+        return await self._read(sub, count, block_ms=None)
 
     async def _read_blocking(self, sub: Subscription[Any], count: int) -> int:
-        """Waits up to block_ms for new entries (scripts cannot block), then marks them active;
-        returns how many entries came."""
+        """Waits up to block_ms for new entries, then marks them active; returns how many entries came."""
+        return await self._read(sub, count, block_ms=self._block_ms)
+
+    async def _read(self, sub: Subscription[Any], count: int, *, block_ms: int | None) -> int:
+        # One stream per XREADGROUP (a cluster serves one slot per call); the jobs' state hashes are
+        # known only once the entries are, so marking them active is a second call (CLAIMED).
         reply: Any = await self.client.xreadgroup(
-            sub.group, self.consumer, {self.keys.stream(sub.stream): ">"}, count=count, block=self._block_ms
+            sub.group, self.consumer, {self.keys.stream(sub.stream): ">"}, count=count, block=block_ms
         )
         if not reply:
             return 0
-        await self._take_claimed(sub, reply[0][1], reclaimed=False)
-        return len(reply[0][1])
+        entries = reply[0][1]
+        await self._take_claimed(sub, entries, reclaimed=False)
+        return len(entries)
 
     async def _take_claimed(self, sub: Subscription[Any], entries: list[Any], *, reclaimed: bool) -> None:
+        keys = [
+            self.keys.stream(sub.stream),
+            self.keys.dead(sub.stream),
+            self.keys.counters(sub.stream),
+            self.keys.dead_index(sub.stream),
+        ]
         args: list[Any] = [
-            self.keys.prefix,
             sub.stream,
             sub.group,
             self.consumer,
@@ -100,10 +96,11 @@ class Reading(WorkerCore):
                 continue
             job_id, data = entry_fields(fields)
             payloads[as_text(entry_id)] = (job_id, data)
-            args += [entry_id, job_id, data]
+            keys.append(self.keys.job(sub.stream, job_id))
+            args += [entry_id, job_id]
         if not payloads:
             return
-        reply = await self._claimed(args=args)
+        reply = await self._claimed(keys=keys, args=args)
         for index in range(0, len(reply), 3):
             entry_id, action, attempts = as_text(reply[index]), as_text(reply[index + 1]), int(reply[index + 2])
             job_id, data = payloads[entry_id]

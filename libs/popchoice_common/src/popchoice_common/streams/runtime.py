@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis.asyncio as redis
 
 from popchoice_common.errors import ConfigurationError
+from popchoice_common.redis_connection import connect_redis
 from popchoice_common.settings import PopChoiceSettings
 from popchoice_common.streams.admin import StreamsAdmin
 from popchoice_common.streams.jobs import Publisher
@@ -13,11 +14,12 @@ from popchoice_common.streams.worker import RetentionSettings, Worker
 
 
 def create_redis(settings: PopChoiceSettings) -> redis.Redis:
-    """A Redis client from REDIS_URL (raises when it is unset)."""
+    """A Redis client from REDIS_URL (raises when it is unset): a RedisCluster for a
+    ``redis+cluster://`` URL (popchoice_common.redis_connection)."""
     dsn = settings.redis_dsn()
     if dsn is None:
         raise ConfigurationError("REDIS_URL is not set: the job streams need Redis")
-    return redis.Redis.from_url(dsn, health_check_interval=30)
+    return connect_redis(dsn, health_check_interval=30)
 
 
 def stream_keys(settings: PopChoiceSettings) -> StreamKeys:

@@ -142,8 +142,8 @@ class WorkerCore:
     _outage_window_ms: int
     #: Those retries wait the first value, doubling up to the second (1 s to 15 s by default).
     _outage_backoff_ms: tuple[int, int]
-    _start: Any
     _claimed: Any
+    _forget_script: Any
     _finish: Any
     _fail: Any
     _move_due: Any
@@ -165,6 +165,15 @@ class WorkerCore:
         finally:
             waiter.cancel()
             stopper.cancel()
+
+    async def _forget(self, stream: str, state: str, job_ids: list[str], max_count: int) -> None:
+        """Count-based retention: forgets these oldest jobs of the state's index (completed or dead)
+        while the index holds more than max_count (FINISH and FAIL name them)."""
+        index = self.keys.completed_index(stream) if state == "completed" else self.keys.dead_index(stream)
+        await self._forget_script(
+            keys=[index, *(self.keys.job(stream, job_id) for job_id in job_ids)],
+            args=[state, max_count, *job_ids],
+        )
 
     # Asked of one part by another (Handling and Reading implement them).
 

@@ -30,7 +30,9 @@ async def safe_trim_id(client: redis.Redis, key: str) -> str | None:
         needed.append(_next_id(last))
         if group["pending"]:
             summary = await client.xpending(key, as_text(group["name"]))
-            needed.append(as_text(summary["min"]))
+            # None when the entries were acked between the two calls: nothing pending holds the cut back.
+            if summary["min"] is not None:
+                needed.append(as_text(summary["min"]))
     return min(needed, key=lambda entry_id: tuple(int(part) for part in entry_id.split("-")))
 
 

@@ -1,7 +1,7 @@
 """The consuming side of the job streams: every service declares handlers, the Worker runs them.
 
-Per subscribed stream the worker runs a reader (batched XREADGROUP inside a Lua script that also
-marks the jobs active), ``concurrency`` handler tasks and a flusher that acks finished entries in
+Per subscribed stream the worker runs a reader (batched XREADGROUP of that stream alone, then a Lua
+script that marks the jobs active), ``concurrency`` handler tasks and a flusher that acks finished entries in
 batches. Beside them, for every stream: a heartbeat that keeps the entries this process holds from
 looking idle, a reclaimer that takes over entries idle past the visibility timeout (a crashed
 consumer's), a mover that re-adds due retries, a trimmer that cuts the stream below what every group
@@ -92,12 +92,12 @@ class Worker(Reading, Handling, Acking, Maintenance):
         self._redis_outage = OutageLog("redis", service=service, consumer=self.consumer)
         self._outage_window_ms = int(outage_window_seconds * 1000)
         self._outage_backoff_ms = outage_backoff_ms
-        self._start = client.register_script(scripts.START)
         self._claimed = client.register_script(scripts.CLAIMED)
         self._finish = client.register_script(scripts.FINISH)
         self._fail = client.register_script(scripts.FAIL)
         self._move_due = client.register_script(scripts.MOVE_DUE)
         self._release = client.register_script(scripts.RELEASE)
+        self._forget_script = client.register_script(scripts.FORGET)
 
     # -- declaration -----------------------------------------------------------------------------
 

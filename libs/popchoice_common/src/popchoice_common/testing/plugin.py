@@ -35,13 +35,16 @@ from popchoice_common import tracing
 from popchoice_common.db.migrations import configure_embedding_model, migrate
 from popchoice_common.db.pool import create_pool
 from popchoice_common.embedders.hashing import HashEmbedder
+from popchoice_common.keyspace import Keyspace
 from popchoice_common.llm import LLMClient
+from popchoice_common.redis_connection import connect_redis
 from popchoice_common.testing.browser import chromium
 from popchoice_common.testing.fake_openai import API_KEY as FAKE_OPENAI_KEY
 from popchoice_common.testing.fake_openai import FakeOpenAIServer
 from popchoice_common.testing.fake_tmdb import API_KEY as FAKE_TMDB_KEY
 from popchoice_common.testing.fake_tmdb import FakeTMDBServer
 from popchoice_common.testing.provision import postgres_server_url, redis_server_url, with_database
+from popchoice_common.testing.provision import redis_cluster_url as redis_cluster_server_url
 from popchoice_common.tmdb import LocalRateLimiter, TMDBClient
 
 TEST_EMBEDDING_DIMENSIONS = 384
@@ -170,9 +173,28 @@ async def db_conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    """DSN of the test Redis."""
+def redis_single_url() -> str:
+    """DSN of the test Redis (one node)."""
     return redis_server_url()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_single_url: str) -> str:
+    """DSN of the test Redis: one node (a suite that overrides it with single_or_cluster_redis_url runs
+    on both)."""
+    return redis_single_url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> str:
+    """DSN (``redis+cluster://``) of the test Redis Cluster: three masters started once per run."""
+    return redis_cluster_server_url()
+
+
+@pytest.fixture(params=[pytest.param("single", id="single"), pytest.param("cluster", id="cluster")])
+def single_or_cluster_redis_url(request: pytest.FixtureRequest) -> str:
+    """Runs a test twice: on one Redis node (id ``single``) and on the 3-master Redis Cluster (``cluster``)."""
+    return str(request.getfixturevalue("redis_single_url" if request.param == "single" else "redis_cluster_url"))
 
 
 @pytest.fixture
@@ -183,15 +205,22 @@ def key_prefix() -> str:
 
 @pytest.fixture
 async def redis_client(redis_url: str, key_prefix: str) -> AsyncIterator[redis_asyncio.Redis]:
-    """A Redis client; keys under this test's key_prefix are deleted afterwards."""
-    client = redis_asyncio.Redis.from_url(redis_url)
+    """A Redis client (a RedisCluster for a cluster URL); keys under this test's key_prefix, tagged or
+    not, are deleted afterwards."""
+    client = connect_redis(redis_url)
     try:
         yield client
     finally:
-        keys = [key async for key in client.scan_iter(match=f"{key_prefix}*", count=1000)]
-        if keys:
-            await client.delete(*keys)
+        await delete_keys(client, key_prefix)
         await client.aclose()
+
+
+async def delete_keys(client: redis_asyncio.Redis, prefix: str) -> None:
+    """Deletes every key under the prefix (on every node of a cluster), one key at a time per slot."""
+    for pattern in Keyspace(prefix).patterns():
+        keys = [key async for key in client.scan_iter(match=pattern, count=1000)]
+        for start in range(0, len(keys), 500):
+            await client.delete(*keys[start : start + 500])
 
 
 _SPANS = InMemorySpanExporter()

@@ -15,53 +15,22 @@ import random
 import time
 import uuid
 from collections import deque
+from importlib import resources
 from typing import Literal, Protocol
 
 import redis.asyncio as redis
 
+from popchoice_common.keyspace import Keyspace
+
 Priority = Literal["interactive", "background"]
 
-# ARGV: prefix, window_ms, limit, priority, token, waiter_ttl_ms. Returns ms to wait (0 = go).
-_ACQUIRE = """
-local prefix, window, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local priority, token, ttl = ARGV[4], ARGV[5], tonumber(ARGV[6])
-local log, pause, waiters = prefix .. 'tmdb:requests', prefix .. 'tmdb:paused-until', prefix .. 'tmdb:waiters'
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', waiters, '-inf', now)
-local paused = tonumber(redis.call('GET', pause) or '0')
-if paused > now then
-  if priority == 'interactive' then redis.call('ZADD', waiters, paused + ttl, token) end
-  return paused - now
-end
-redis.call('ZREMRANGEBYSCORE', log, '-inf', now - window)
-local count = redis.call('ZCARD', log)
-if priority == 'background' and redis.call('ZCARD', waiters) > 0 then
-  if count < limit then return 20 end
-end
-if count < limit then
-  redis.call('ZADD', log, now, token)
-  redis.call('PEXPIRE', log, window * 2)
-  redis.call('ZREM', waiters, token)
-  return 0
-end
-local oldest = tonumber(redis.call('ZRANGE', log, 0, 0, 'WITHSCORES')[2])
-local wait = math.max(oldest + window - now, 1)
-if priority == 'interactive' then redis.call('ZADD', waiters, now + wait + ttl, token) end
-return wait
-"""
 
-# ARGV: prefix, pause_ms. Extends (never shortens) the shared pause.
-_PAUSE = """
-local key = ARGV[1] .. 'tmdb:paused-until'
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local until_ms = now + tonumber(ARGV[2])
-if until_ms > tonumber(redis.call('GET', key) or '0') then
-  redis.call('SET', key, until_ms, 'PX', tonumber(ARGV[2]) + 1000)
-end
-return until_ms - now
-"""
+def _lua(name: str) -> str:
+    return resources.files("popchoice_common.tmdb").joinpath("lua", name).read_text(encoding="utf-8")
+
+
+_ACQUIRE = _lua("acquire.lua")
+_PAUSE = _lua("pause.lua")
 
 
 class RateLimitWaitTooLong(Exception):
@@ -81,7 +50,8 @@ class RateLimiter(Protocol):
 
 
 class RedisRateLimiter:
-    """The shared limiter: every process and machine using the same Redis and prefix shares the budget."""
+    """The shared limiter: every process and machine using the same Redis and prefix shares the budget
+    (its keys share one hash tag, so in a Redis Cluster the budget is one slot: one global budget)."""
 
     def __init__(
         self,
@@ -94,11 +64,11 @@ class RedisRateLimiter:
         waiter_ttl_ms: int = 1000,
     ) -> None:
         self._client = client
-        self._prefix = prefix
+        keyspace = Keyspace(prefix)
+        self._keys = [keyspace.tmdb_requests(), keyspace.tmdb_paused_until(), keyspace.tmdb_waiters()]
         self._limit = requests_per_window
         self._window = window_ms + margin_ms
         self._waiter_ttl = waiter_ttl_ms
-        self._waiters = f"{prefix}tmdb:waiters"
         self._acquire = client.register_script(_ACQUIRE)
         self._pause = client.register_script(_PAUSE)
 
@@ -106,19 +76,21 @@ class RedisRateLimiter:
         token = uuid.uuid4().hex
         while True:
             wait_ms = int(
-                await self._acquire(args=[self._prefix, self._window, self._limit, priority, token, self._waiter_ttl])
+                await self._acquire(
+                    keys=self._keys, args=[self._window, self._limit, priority, token, self._waiter_ttl]
+                )
             )
             if wait_ms <= 0:
                 return
             if deadline is not None and time.monotonic() + wait_ms / 1000 > deadline:
                 # Given up: it must not hold background requests back as a waiter any longer.
-                await self._client.zrem(self._waiters, token)
+                await self._client.zrem(self._keys[2], token)
                 raise RateLimitWaitTooLong(wait_ms / 1000)
             # A little jitter so processes released together do not stampede.
             await asyncio.sleep(min(wait_ms, 5000) / 1000 + random.uniform(0, 0.01))
 
     async def pause(self, milliseconds: int) -> None:
-        await self._pause(args=[self._prefix, milliseconds])
+        await self._pause(keys=self._keys[1:2], args=[milliseconds])
 
 
 class LocalRateLimiter:

@@ -12,6 +12,7 @@ import time
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from popchoice_common.keyspace import Keyspace
 from popchoice_common.logs import get_logger
 
 log = get_logger(__name__)
@@ -91,7 +92,7 @@ class AuthThrottle:
         backoff_max_seconds: float,
     ) -> None:
         self._client = client
-        self._prefix = f"{prefix}auth:"
+        self._keys = Keyspace(prefix)
         self._window = window_seconds
         self._per_address = per_address
         self._per_account = per_account
@@ -153,20 +154,20 @@ class AuthThrottle:
         now = time.time()
         window = int(now // self._window)
         retry_after = max(1, math.ceil((window + 1) * self._window - now))
-        by_address = await self._incr(f"{self._prefix}{action}:address:{address}:{window}", self._window * 2)
+        by_address = await self._incr(self._keys.auth_attempts(action, "address", address, window), self._window * 2)
         if by_address > self._per_address:
             log.info("auth_rate_limited", action=action, scope="address", address=address)
             raise TooManyAttempts(retry_after, "Too many attempts from this address; try again later.")
         if email is not None:
             tag = account_tag(email)
-            by_account = await self._incr(f"{self._prefix}{action}:account:{tag}:{window}", self._window * 2)
+            by_account = await self._incr(self._keys.auth_attempts(action, "account", tag, window), self._window * 2)
             if by_account > self._per_account:
                 log.info("auth_rate_limited", action=action, scope="account", account=tag)
                 raise TooManyAttempts(retry_after, "Too many attempts for this account; try again later.")
 
     async def check_lock(self, email: str) -> None:
         """Raises TooManyAttempts while the account is locked after failed logins."""
-        remaining = await self._remaining(f"{self._prefix}lock:{account_tag(email)}")
+        remaining = await self._remaining(self._keys.auth_lock(account_tag(email)))
         if remaining > 0:
             raise TooManyAttempts(max(1, math.ceil(remaining)), "Too many failed sign-ins; try again later.")
 
@@ -174,14 +175,14 @@ class AuthThrottle:
         """Records a failed login (or a wrong current password) of the account; past FREE_FAILURES it is
         locked for base × 2^(failures − FREE_FAILURES − 1) seconds, at most the maximum."""
         tag = account_tag(email)
-        failures = await self._incr(f"{self._prefix}failures:{tag}", _FAILURES_TTL_SECONDS)
+        failures = await self._incr(self._keys.auth_failures(tag), _FAILURES_TTL_SECONDS)
         if failures > FREE_FAILURES:
             seconds = min(self._base * 2 ** min(failures - FREE_FAILURES - 1, 30), self._max)
             if seconds > 0:
-                await self._set(f"{self._prefix}lock:{tag}", seconds)
+                await self._set(self._keys.auth_lock(tag), seconds)
                 log.info("login_backoff", account=tag, failures=failures, locked_seconds=seconds)
 
     async def succeeded(self, email: str) -> None:
         """A successful login forgets the account's failures."""
         tag = account_tag(email)
-        await self._delete(f"{self._prefix}failures:{tag}", f"{self._prefix}lock:{tag}")
+        await self._delete(self._keys.auth_failures(tag), self._keys.auth_lock(tag))
