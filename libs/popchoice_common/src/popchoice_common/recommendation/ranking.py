@@ -62,19 +62,15 @@ class Candidate:
     title_key: tuple[str, int | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        key, title_movie_key, title_key = _candidate_keys(self.name, self.year, self.tmdb_id)
+        title_movie_key = movie_key(title=self.name, year=self.year)
+        key = (
+            title_movie_key
+            if self.tmdb_id is None
+            else movie_key(title=self.name, year=self.year, tmdb_id=self.tmdb_id)
+        )
         object.__setattr__(self, "key", key)
         object.__setattr__(self, "title_movie_key", title_movie_key)
-        object.__setattr__(self, "title_key", title_key)
-
-
-@lru_cache(maxsize=16_384)
-def _candidate_keys(name: str, year: int | None, tmdb_id: int | None) -> tuple[str, str, tuple[str, int | None]]:
-    """A candidate's key, key by title and year, and normalised title and year. Cached: the same
-    catalog films come back as candidates request after request."""
-    title_movie_key = movie_key(title=name, year=year)
-    key = title_movie_key if tmdb_id is None else movie_key(title=name, year=year, tmdb_id=tmdb_id)
-    return key, title_movie_key, (normalize_title(name), year)
+        object.__setattr__(self, "title_key", (normalize_title(self.name), self.year))
 
 
 def discover_params(quiz: QuizConstraints, today: dt.date) -> dict[str, str | int | bool]:
@@ -411,10 +407,8 @@ def quiz_scores(
     return [max(scores) for scores in zip(*per_person, strict=True)]
 
 
-@lru_cache(maxsize=16_384)
 def _genre_likeness(first: frozenset[str], second: frozenset[str]) -> float:
-    """How alike two picks of different franchises are for the diversity step: half their genre Jaccard.
-    Cached: the diversity step asks it for every candidate after every pick, of few genre combinations."""
+    """How alike two picks of different franchises are for the diversity step: half their genre Jaccard."""
     union = first | second
     return 0.5 * len(first & second) / len(union) if union else 0.0
 
@@ -446,42 +440,28 @@ def select_picks(
     chosen_titles: set[tuple[str, int | None]] = set()
     franchises: dict[str, int] = {}
 
-    keys = [candidate.key for candidate in candidates]
-    titles = [candidate.title_key for candidate in candidates]
-    genres = [candidate.genres for candidate in candidates]
-    per_franchise = weights.per_franchise
-    # Indexes still open: not chosen, and no chosen film shares their key or title.
-    open_indexes = list(range(len(candidates)))
+    def mmr(index: int) -> float:
+        return relevance[index] - novelty * closest[index]
 
-    def take(allowed: Callable[[int], bool] | None) -> bool:
-        """Picks the open candidate (allowed ones only) of the best marginal relevance: the first best,
-        and one whose franchise has not had its share of the picks while any such remains."""
-        nonlocal open_indexes
-        best = best_any = -1
-        best_value = best_any_value = 0.0
-        for index in open_indexes:
-            if allowed is not None and not allowed(index):
-                continue
-            value = relevance[index] - novelty * closest[index]
-            if best_any < 0 or value > best_any_value:
-                best_any, best_any_value = index, value
-            if franchises.get(franchise[index], 0) < per_franchise and (best < 0 or value > best_value):
-                best, best_value = index, value
-        if best_any < 0:
+    def take(allowed: Callable[[int], bool]) -> bool:
+        options = [
+            index
+            for index, candidate in enumerate(candidates)
+            if candidate.key not in chosen_keys and candidate.title_key not in chosen_titles and allowed(index)
+        ]
+        if not options:
             return False
-        if best < 0:
-            best = best_any
+        # A franchise that has its share of the picks gives way while other films remain.
+        varied = [index for index in options if franchises.get(franchise[index], 0) < weights.per_franchise]
+        best = max(varied or options, key=mmr)
         best_franchise = franchise[best]
         franchises[best_franchise] = franchises.get(best_franchise, 0) + 1
         chosen.append(best)
-        chosen_keys.add(keys[best])
-        chosen_titles.add(titles[best])
-        open_indexes = [
-            index for index in open_indexes if keys[index] not in chosen_keys and titles[index] not in chosen_titles
-        ]
-        best_genres = genres[best]
-        for index in open_indexes:
-            likeness = 1.0 if franchise[index] == best_franchise else _genre_likeness(genres[index], best_genres)
+        chosen_keys.add(candidates[best].key)
+        chosen_titles.add(candidates[best].title_key)
+        best_genres = candidates[best].genres
+        for index, candidate in enumerate(candidates):
+            likeness = 1.0 if franchise[index] == best_franchise else _genre_likeness(candidate.genres, best_genres)
             if likeness > closest[index]:
                 closest[index] = likeness
         return True
@@ -498,7 +478,7 @@ def select_picks(
             for person in range(people):
                 if len(chosen) < limit:
                     take(fits(person))
-    while len(chosen) < limit and take(None):
+    while len(chosen) < limit and take(lambda index: True):
         pass
     return [candidates[index] for index in sorted(chosen, key=lambda index: -pool[index][1])]
 

@@ -609,5 +609,9 @@ async def match_candidates(
         list(filters.excluded_ids) or None,
         exact_limit,
     )
-    # The last column is the genre ids (a list from the driver; a tuple in CandidateRow).
-    return [CandidateRow(*row[:-1], tuple(row[-1])) for row in rows]
+    found = []
+    for row in rows:
+        values = list(row.values())
+        values[-1] = tuple(values[-1])
+        found.append(CandidateRow(*values))
+    return found
