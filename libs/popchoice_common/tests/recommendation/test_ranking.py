@@ -1,4 +1,6 @@
 import datetime as dt
+from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 
@@ -118,6 +120,7 @@ from popchoice_common.recommendation.ranking import (  # noqa: E402
     film_score,
     franchise_key,
     quiz_score,
+    quiz_scores,
     rating_term,
     select_picks,
 )
@@ -242,6 +245,30 @@ def test_a_group_film_is_scored_for_the_person_it_fits_best():
     group = quiz_score(romance, quiz, favorite_genres=[frozenset(), frozenset()], ceiling=0.8, today_year=2026)
     alone = film_score(romance, romance_fan, favorite_genres=frozenset(), ceiling=0.8, today_year=2026)
     assert group == pytest.approx(alone)
+
+
+def test_scoring_a_list_gives_each_film_its_own_score_and_the_group_its_best():
+    """quiz_scores scores every film as if alone (nothing carries over between films), each the best of the group."""
+    action_fan = constraints(moods=("Action",), tone="exciting")
+    romance_fan = constraints("classic", ("Romance",), "sweet")
+    quiz = quiz_constraints([action_fan, romance_fan])
+    favorites = [frozenset({"Action"}), frozenset({"Romance", "Drama"})]
+    films = [
+        film("Near", 0.7, genres=("Action",), anchor=0.6, score=Decimal("8.1"), votes=900, description="A fast chase."),
+        film("Far", 0.2, year=None, genres=(), description="A quiet, sad story."),
+        film("Old love", 0.5, year=1950, genres=("Romance", "Drama"), anchor=0.3, votes=3),
+        replace(film("Close", 0.4, genres=("Action", "Comedy"), anchor=0.9), anchor_weak=True),
+    ]
+    scores = quiz_scores(films, quiz, favorite_genres=favorites, ceiling=0.8, today_year=2026, popularity_lean=0.4)
+    for item, score in zip(films, scores, strict=True):
+        alone = quiz_score(item, quiz, favorite_genres=favorites, ceiling=0.8, today_year=2026, popularity_lean=0.4)
+        each = [
+            film_score(item, person, favorite_genres=liked, ceiling=0.8, today_year=2026, popularity_lean=0.4)
+            for person, liked in zip((action_fan, romance_fan), favorites, strict=True)
+        ]
+        assert score == alone == max(each)
+    assert len(set(scores)) == len(films)
+    assert quiz_scores([], quiz, favorite_genres=favorites, ceiling=0.8, today_year=2026) == []
 
 
 def test_the_why_names_what_a_pick_meets_and_what_gave_way():

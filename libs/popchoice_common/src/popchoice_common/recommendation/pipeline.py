@@ -50,7 +50,7 @@ from popchoice_common.recommendation.ranking import (
     catalog_pitch,
     discover_params,
     explain,
-    quiz_score,
+    quiz_scores,
     quiz_title_keys,
     select_picks,
 )
@@ -383,20 +383,15 @@ class RecommendationPipeline:
         favorite_genres = [match.genres if match is not None else frozenset() for match in favorites]
 
         def scored(candidates: Sequence[Candidate]) -> list[tuple[Candidate, float]]:
-            return [
-                (
-                    candidate,
-                    quiz_score(
-                        candidate,
-                        quiz,
-                        favorite_genres=favorite_genres,
-                        ceiling=self.ceiling,
-                        today_year=today_year,
-                        popularity_lean=popularity_lean,
-                    ),
-                )
-                for candidate in candidates
-            ]
+            scores = quiz_scores(
+                candidates,
+                quiz,
+                favorite_genres=favorite_genres,
+                ceiling=self.ceiling,
+                today_year=today_year,
+                popularity_lean=popularity_lean,
+            )
+            return list(zip(candidates, scores, strict=True))
 
         picks = select_picks(scored(trusted), quiz, limit)
         if len(picks) < limit:

@@ -19,7 +19,6 @@ from popchoice_common.recommendation.constraints import (
     QuizConstraints,
     favorite_film,
     film_lightness,
-    tone_fit,
 )
 from popchoice_common.recommendation.memory import popularity
 from popchoice_common.recommendation.records import CandidateFilters, CandidateRow
@@ -267,10 +266,12 @@ def rating_term(score_rating: Decimal | float | None, vote_count: int | None) ->
     return _unit(score / 10)
 
 
+@lru_cache(maxsize=16_384)
 def genre_overlap(
     genres: frozenset[str], wanted: frozenset[str], favorite: frozenset[str], favorite_share: float
 ) -> float:
-    """The share of the wanted genres the film has, blended with its genre Jaccard to the favourite."""
+    """The share of the wanted genres the film has, blended with its genre Jaccard to the favourite.
+    Cached: a catalog has few genre combinations, and every request scores dozens of films with them."""
     terms: list[tuple[float, float]] = []
     if wanted:
         terms.append((1 - favorite_share, len(genres & wanted) / len(wanted)))
@@ -294,29 +295,63 @@ def film_score(
 ) -> float:
     """One score for a film and one person (see :mod:`.weights` for the terms): in [0, 1], give or
     take the popularity preference's term (popularity_lean, memory.popularity_lean)."""
-    quiz = _unit(candidate.similarity / ceiling) if ceiling > 0 else 0.0
-    anchor = quiz
-    if candidate.anchor_similarity is not None:
-        anchor = _unit(candidate.anchor_similarity / ceiling) if ceiling > 0 else 0.0
-        if candidate.anchor_weak:
-            anchor = weights.close_anchor * anchor + (1 - weights.close_anchor) * quiz
+    return film_scores(
+        [candidate],
+        person,
+        favorite_genres=favorite_genres,
+        ceiling=ceiling,
+        today_year=today_year,
+        popularity_lean=popularity_lean,
+        weights=weights,
+    )[0]
+
+
+def film_scores(
+    candidates: Sequence[Candidate],
+    person: PersonConstraints | None,
+    *,
+    favorite_genres: frozenset[str],
+    ceiling: float,
+    today_year: int,
+    popularity_lean: float = 0.0,
+    weights: RankingWeights = DEFAULT_WEIGHTS,
+) -> list[float]:
+    """film_score of each candidate for one person, in one pass: what depends on the person alone is
+    worked out once (a run scores dozens of candidates), each film's terms as film_score states them."""
     wanted = person.genres if person is not None else frozenset()
-    genre = genre_overlap(candidate.genres, wanted, favorite_genres, weights.favorite_genre_share)
-    lightness = film_lightness(candidate.genres, candidate.description)
-    tone = tone_fit(person.lightness if person is not None else None, lightness)
-    recency = 0.0
+    person_lightness = person.lightness if person is not None else None
     years = person.years if person is not None else None
-    if years is not None and years.prefer_recent and years.start is not None and candidate.year is not None:
-        recency = _unit((candidate.year - years.start) / max(1, today_year - years.start))
-    return (
-        weights.quiz_similarity * quiz
-        + weights.anchor_similarity * anchor
-        + weights.genre_overlap * genre
-        + weights.tone_fit * tone
-        + weights.rating * rating_term(candidate.score_rating, candidate.vote_count)
-        + weights.recency * recency
-        + weights.popularity * popularity_lean * (2 * popularity(candidate.vote_count) - 1)
-    )
+    recent_from = years.start if years is not None and years.prefer_recent else None
+    recent_span = max(1, today_year - recent_from) if recent_from is not None else 1
+    share, close = weights.favorite_genre_share, weights.close_anchor
+    lean = weights.popularity * popularity_lean
+    scores = []
+    for candidate in candidates:
+        quiz = max(0.0, min(1.0, candidate.similarity / ceiling)) if ceiling > 0 else 0.0
+        anchor = quiz
+        if candidate.anchor_similarity is not None:
+            anchor = max(0.0, min(1.0, candidate.anchor_similarity / ceiling)) if ceiling > 0 else 0.0
+            if candidate.anchor_weak:
+                anchor = close * anchor + (1 - close) * quiz
+        genre = genre_overlap(candidate.genres, wanted, favorite_genres, share)
+        tone = (
+            1.0
+            if person_lightness is None
+            else 1.0 - abs(person_lightness - film_lightness(candidate.genres, candidate.description)) / 2.0
+        )
+        recency = 0.0
+        if recent_from is not None and candidate.year is not None:
+            recency = max(0.0, min(1.0, (candidate.year - recent_from) / recent_span))
+        scores.append(
+            weights.quiz_similarity * quiz
+            + weights.anchor_similarity * anchor
+            + weights.genre_overlap * genre
+            + weights.tone_fit * tone
+            + weights.rating * rating_term(candidate.score_rating, candidate.vote_count)
+            + weights.recency * recency
+            + lean * (2 * popularity(candidate.vote_count) - 1)
+        )
+    return scores
 
 
 def quiz_score(
@@ -330,30 +365,46 @@ def quiz_score(
     weights: RankingWeights = DEFAULT_WEIGHTS,
 ) -> float:
     """A film's score for the group: its best score for any one person."""
+    return quiz_scores(
+        [candidate],
+        quiz,
+        favorite_genres=favorite_genres,
+        ceiling=ceiling,
+        today_year=today_year,
+        popularity_lean=popularity_lean,
+        weights=weights,
+    )[0]
+
+
+def quiz_scores(
+    candidates: Sequence[Candidate],
+    quiz: QuizConstraints,
+    *,
+    favorite_genres: Sequence[frozenset[str]],
+    ceiling: float,
+    today_year: int,
+    popularity_lean: float = 0.0,
+    weights: RankingWeights = DEFAULT_WEIGHTS,
+) -> list[float]:
+    """quiz_score of each candidate (person by person, then each film's best)."""
+    people: Sequence[PersonConstraints | None] = quiz.people or [None]
     if not quiz.people:
-        return film_score(
-            candidate,
-            None,
-            favorite_genres=frozenset(),
+        favorite_genres = []
+    per_person = [
+        film_scores(
+            candidates,
+            person,
+            favorite_genres=favorite_genres[index] if index < len(favorite_genres) else frozenset(),
             ceiling=ceiling,
             today_year=today_year,
             popularity_lean=popularity_lean,
             weights=weights,
         )
-    return max(
-        [
-            film_score(
-                candidate,
-                person,
-                favorite_genres=favorite_genres[index] if index < len(favorite_genres) else frozenset(),
-                ceiling=ceiling,
-                today_year=today_year,
-                popularity_lean=popularity_lean,
-                weights=weights,
-            )
-            for index, person in enumerate(quiz.people)
-        ]
-    )
+        for index, person in enumerate(people)
+    ]
+    if len(per_person) == 1:
+        return per_person[0]
+    return [max(scores) for scores in zip(*per_person, strict=True)]
 
 
 def _genre_likeness(first: frozenset[str], second: frozenset[str]) -> float:
