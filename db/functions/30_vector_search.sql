@@ -197,10 +197,8 @@ BEGIN
             anchor_found bigint[];
             anchor_vectors %1$s[];
             anchor %1$s;
+            found_count integer;
             found_ids bigint[];
-            query_distances double precision[];
-            anchor_distances double precision[];
-            anchor_matrix double precision[];
             anchor_count integer;
         BEGIN
             SELECT array_agg(a.id ORDER BY a.id), array_agg(a.embedding::%1$s ORDER BY a.id)
@@ -209,25 +207,29 @@ BEGIN
             anchor_count := coalesce(cardinality(anchor_vectors), 0);
             IF exact_limit > 0 AND match_count > 0
                AND (min_year IS NOT NULL OR max_year IS NOT NULL OR cardinality(wanted_genres) > 0) THEN
-                -- One anchor or none (the usual case) is a parameter: one distance per film. More anchors
-                -- give each film a row of distances (anchor_matrix[film][anchor]) from a per-film subquery.
+                -- One pass over the qualifying films (at most exact_limit + 1) measures each against the
+                -- quiz text and the anchors, counts them and keeps the ids of the match_count nearest
+                -- the quiz text and of the match_count nearest each anchor (top-N sorts of an id and a
+                -- distance or two per film); the films themselves are read once more by id below, only
+                -- for those. One anchor or none (the usual case) is a parameter: one distance per film.
+                -- More anchors give each film an array of distances from a per-film subquery.
                 IF anchor_count <= 1 THEN
                     anchor := anchor_vectors[1];
-                    SELECT array_agg(qualifying.id), array_agg(qualifying.query_distance),
-                           array_agg(qualifying.anchor_distance)
-                    INTO found_ids, query_distances, anchor_distances
-                    FROM (
+                    WITH qualifying AS MATERIALIZED (
                         SELECT m.id, m.embedding::%1$s <=> query_vector AS query_distance,
                                m.embedding::%1$s <=> anchor AS anchor_distance
                         FROM movies m
                         WHERE m.search_keys && movie_search_query_keys(wanted_genres, min_year, max_year) AND %4$s
                         LIMIT exact_limit + 1
-                    ) AS qualifying;
+                    )
+                    SELECT (SELECT count(*) FROM qualifying)::integer,
+                           ARRAY(SELECT q.id FROM qualifying AS q
+                                 ORDER BY q.query_distance, q.id LIMIT match_count)
+                           || ARRAY(SELECT q.id FROM qualifying AS q WHERE q.anchor_distance IS NOT NULL
+                                    ORDER BY q.anchor_distance, q.id LIMIT match_count)
+                    INTO found_count, found_ids;
                 ELSE
-                    SELECT array_agg(qualifying.id), array_agg(qualifying.query_distance),
-                           array_agg(qualifying.anchor_distances)
-                    INTO found_ids, query_distances, anchor_matrix
-                    FROM (
+                    WITH qualifying AS MATERIALIZED (
                         SELECT m.id, m.embedding::%1$s <=> query_vector AS query_distance,
                                ARRAY(SELECT m.embedding::%1$s <=> vectors.vector
                                      FROM unnest(anchor_vectors) WITH ORDINALITY AS vectors(vector, position)
@@ -235,61 +237,31 @@ BEGIN
                         FROM movies m
                         WHERE m.search_keys && movie_search_query_keys(wanted_genres, min_year, max_year) AND %4$s
                         LIMIT exact_limit + 1
-                    ) AS qualifying;
+                    )
+                    SELECT (SELECT count(*) FROM qualifying)::integer,
+                           ARRAY(SELECT q.id FROM qualifying AS q
+                                 ORDER BY q.query_distance, q.id LIMIT match_count)
+                           || ARRAY(SELECT near.id
+                                    FROM generate_series(1, anchor_count) AS anchor_index
+                                    CROSS JOIN LATERAL (
+                                        SELECT q.id FROM qualifying AS q
+                                        ORDER BY q.anchor_distances[anchor_index], q.id LIMIT match_count
+                                    ) AS near)
+                    INTO found_count, found_ids;
                 END IF;
-                IF coalesce(cardinality(found_ids), 0) <= exact_limit AND anchor_count <= 1 THEN
-                    -- The match_count nearest the quiz text, and the match_count nearest the anchor.
+                IF found_count <= exact_limit THEN
                     RETURN QUERY
-                    WITH measured AS MATERIALIZED (
-                        SELECT * FROM unnest(found_ids, query_distances, anchor_distances)
-                            AS measured(id, query_distance, anchor_distance)
-                    ),
-                    chosen AS (
-                        (SELECT measured.id FROM measured ORDER BY measured.query_distance, measured.id LIMIT match_count)
-                        UNION
-                        (SELECT measured.id FROM measured WHERE measured.anchor_distance IS NOT NULL
-                         ORDER BY measured.anchor_distance, measured.id LIMIT match_count)
-                    )
                     SELECT m.id, m.name, m.year, m.age_rating, m.description, m.duration, m.score_rating, m.vote_count,
                            1 - (m.embedding::%1$s <=> query_vector) AS similarity,
                            best.similarity AS anchor_similarity, best.id AS anchor_id,
                            m.tmdb_id, m.poster_url, m.localized_name, m.genre_ids
-                    FROM chosen
-                    JOIN movies m ON m.id = chosen.id
+                    FROM movies m
                     LEFT JOIN LATERAL (
                         SELECT given.id, 1 - (m.embedding::%1$s <=> given.vector) AS similarity
                         FROM unnest(anchor_found, anchor_vectors) AS given(id, vector)
                         ORDER BY 2 DESC LIMIT 1
-                    ) AS best ON true;
-                    RETURN;
-                ELSIF coalesce(cardinality(found_ids), 0) <= exact_limit THEN
-                    -- The match_count nearest the quiz text, and the match_count nearest each anchor.
-                    RETURN QUERY
-                    WITH measured AS MATERIALIZED (
-                        SELECT * FROM unnest(found_ids, query_distances) WITH ORDINALITY
-                            AS measured(id, query_distance, position)
-                    ),
-                    chosen AS (
-                        (SELECT measured.id FROM measured ORDER BY measured.query_distance, measured.id LIMIT match_count)
-                        UNION
-                        (SELECT near.id
-                         FROM generate_series(1, anchor_count) AS anchor_index
-                         CROSS JOIN LATERAL (
-                             SELECT measured.id FROM measured
-                             ORDER BY anchor_matrix[measured.position][anchor_index], measured.id LIMIT match_count
-                         ) AS near)
-                    )
-                    SELECT m.id, m.name, m.year, m.age_rating, m.description, m.duration, m.score_rating, m.vote_count,
-                           1 - (m.embedding::%1$s <=> query_vector) AS similarity,
-                           best.similarity AS anchor_similarity, best.id AS anchor_id,
-                           m.tmdb_id, m.poster_url, m.localized_name, m.genre_ids
-                    FROM chosen
-                    JOIN movies m ON m.id = chosen.id
-                    LEFT JOIN LATERAL (
-                        SELECT given.id, 1 - (m.embedding::%1$s <=> given.vector) AS similarity
-                        FROM unnest(anchor_found, anchor_vectors) AS given(id, vector)
-                        ORDER BY 2 DESC LIMIT 1
-                    ) AS best ON true;
+                    ) AS best ON true
+                    WHERE m.id = ANY(found_ids);
                     RETURN;
                 END IF;
             END IF;
