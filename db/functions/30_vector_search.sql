@@ -76,6 +76,8 @@ RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     search_type text;
+    -- The hard constraints as a WHERE clause over movies m (the functions' parameters; NULL: no filter).
+    candidate_filter text;
     -- Each function's name, arguments and result, written once for both its forms below.
     match_movies_head constant text := $head$
         CREATE OR REPLACE FUNCTION match_movies(
@@ -107,6 +109,19 @@ DECLARE
             localized_name text, genre_ids integer[]
         )
     $head$;
+    match_movie_candidates_by_id_head constant text := $head$
+        CREATE OR REPLACE FUNCTION match_movie_candidates_by_id(
+            query_embedding vector, anchor_ids bigint[], ids bigint[],
+            min_year integer DEFAULT NULL, max_year integer DEFAULT NULL, wanted_genres integer[] DEFAULT NULL,
+            forbidden_genres integer[] DEFAULT NULL, allowed_age_ratings text[] DEFAULT NULL,
+            max_runtime integer DEFAULT NULL, excluded_ids bigint[] DEFAULT NULL
+        ) RETURNS TABLE (
+            id bigint, name text, year integer, age_rating text, description text, duration integer,
+            score_rating numeric, vote_count integer, similarity double precision,
+            anchor_similarity double precision, anchor_id bigint, tmdb_id integer, poster_url text,
+            localized_name text, genre_ids integer[]
+        )
+    $head$;
     not_configured constant text := $body$
         BEGIN
             RAISE EXCEPTION 'no active embedding model: run popchoice-migrate with the embedding settings';
@@ -120,9 +135,20 @@ BEGIN
         EXECUTE match_movies_head || ' LANGUAGE plpgsql STABLE AS ' || quote_literal(not_configured);
         EXECUTE match_movie_picks_head || ' LANGUAGE plpgsql STABLE AS ' || quote_literal(not_configured);
         EXECUTE match_movie_candidates_head || ' LANGUAGE plpgsql STABLE AS ' || quote_literal(not_configured);
+        EXECUTE match_movie_candidates_by_id_head || ' LANGUAGE plpgsql STABLE AS ' || quote_literal(not_configured);
         RETURN;
     END IF;
     search_type := embedding_search_type(p_dimensions);
+    candidate_filter := format($filter$
+                m.embedding_model = %1$L
+                AND (min_year IS NULL OR m.year >= min_year)
+                AND (max_year IS NULL OR m.year <= max_year)
+                AND (max_runtime IS NULL OR (m.duration > 0 AND m.duration <= max_runtime))
+                AND (allowed_age_ratings IS NULL OR upper(btrim(m.age_rating)) = ANY(allowed_age_ratings))
+                AND (excluded_ids IS NULL OR NOT m.id = ANY(excluded_ids))
+                AND (wanted_genres IS NULL OR m.genre_ids && wanted_genres)
+                AND (forbidden_genres IS NULL OR NOT m.genre_ids && forbidden_genres)
+    $filter$, p_model);
     EXECUTE format($definition$
         %4$s
         LANGUAGE sql STABLE ROWS 10
@@ -250,18 +276,9 @@ BEGIN
                     INTO found_count, found_ids;
                 END IF;
                 IF found_count <= exact_limit THEN
-                    RETURN QUERY
-                    SELECT m.id, m.name, m.year, m.age_rating, m.description, m.duration, m.score_rating, m.vote_count,
-                           1 - (m.embedding::%1$s <=> query_vector) AS similarity,
-                           best.similarity AS anchor_similarity, best.id AS anchor_id,
-                           m.tmdb_id, m.poster_url, m.localized_name, m.genre_ids
-                    FROM movies m
-                    LEFT JOIN LATERAL (
-                        SELECT given.id, 1 - (m.embedding::%1$s <=> given.vector) AS similarity
-                        FROM unnest(anchor_found, anchor_vectors) AS given(id, vector)
-                        ORDER BY 2 DESC LIMIT 1
-                    ) AS best ON true
-                    WHERE m.id = ANY(found_ids);
+                    RETURN QUERY SELECT * FROM match_movie_candidates_by_id(
+                        query_embedding, anchor_ids, found_ids, min_year, max_year, wanted_genres,
+                        forbidden_genres, allowed_age_ratings, max_runtime, excluded_ids);
                     RETURN;
                 END IF;
             END IF;
@@ -297,16 +314,35 @@ BEGIN
             ) AS best ON true;
         END;
         $body$
-    $definition$, search_type, p_model, p_ef_search, format($filter$
-                m.embedding_model = %1$L
-                AND (min_year IS NULL OR m.year >= min_year)
-                AND (max_year IS NULL OR m.year <= max_year)
-                AND (max_runtime IS NULL OR (m.duration > 0 AND m.duration <= max_runtime))
-                AND (allowed_age_ratings IS NULL OR upper(btrim(m.age_rating)) = ANY(allowed_age_ratings))
-                AND (excluded_ids IS NULL OR NOT m.id = ANY(excluded_ids))
-                AND (wanted_genres IS NULL OR m.genre_ids && wanted_genres)
-                AND (forbidden_genres IS NULL OR NOT m.genre_ids && forbidden_genres)
-    $filter$, p_model), match_movie_candidates_head);
+    $definition$, search_type, p_model, p_ef_search, candidate_filter, match_movie_candidates_head);
+    -- match_movie_candidates_by_id: the films of ids that meet the filters, with what a candidate
+    -- carries (as match_movie_candidates returns them). The exact search reads its chosen films with it,
+    -- and the recommender's in-memory search (recommendation/catalog_index.py) the films it chose: the
+    -- filters are checked here again, so a film changed since that copy was taken never passes.
+    EXECUTE format($definition$
+        %4$s
+        LANGUAGE plpgsql STABLE ROWS 30
+        SET enable_seqscan = off SET plan_cache_mode = force_generic_plan
+        AS $body$
+        BEGIN
+            RETURN QUERY
+            WITH anchors AS MATERIALIZED (
+                SELECT a.id, a.embedding::%1$s AS embedding
+                FROM movies a WHERE a.id = ANY(anchor_ids) AND a.embedding_model = %2$L
+            )
+            SELECT m.id, m.name, m.year, m.age_rating, m.description, m.duration, m.score_rating, m.vote_count,
+                   1 - (m.embedding::%1$s <=> query_embedding::%1$s) AS similarity,
+                   best.similarity AS anchor_similarity, best.id AS anchor_id,
+                   m.tmdb_id, m.poster_url, m.localized_name, m.genre_ids
+            FROM movies m
+            LEFT JOIN LATERAL (
+                SELECT anchors.id, 1 - (m.embedding::%1$s <=> anchors.embedding) AS similarity
+                FROM anchors ORDER BY 2 DESC, anchors.id LIMIT 1
+            ) AS best ON true
+            WHERE m.id = ANY(ids) AND %3$s;
+        END;
+        $body$
+    $definition$, search_type, p_model, candidate_filter, match_movie_candidates_by_id_head);
 END;
 $$;
 

@@ -128,6 +128,19 @@ class PopChoiceSettings(BaseSettings):
         description="The candidate search measures every film meeting a quiz's era and moods exactly while at most"
         " this many qualify; above it (or with no era and no moods) it uses the HNSW index. 0: always the index.",
     )
+    catalog_index_max_films: int = Field(
+        default=50_000,
+        ge=0,
+        description="Each recommender keeps the embeddings, years, genres, age ratings and runtimes of a catalog"
+        " of at most this many films in memory and runs the exact candidate search there (the films it picks"
+        " are read, and their filters checked again, in PostgreSQL). 0: the search always runs in PostgreSQL.",
+    )
+    catalog_index_refresh_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often the in-memory copy checks the catalog for changes (a changed film is re-read"
+        " within this; its filters are always checked in PostgreSQL).",
+    )
     local_match_threshold: float = Field(default=0.1)
     max_total_movies: int = Field(default=6, ge=1)
     max_jit_seed_movies: int = Field(default=5, ge=0)
