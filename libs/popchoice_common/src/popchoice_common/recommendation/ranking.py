@@ -407,8 +407,10 @@ def quiz_scores(
     return [max(scores) for scores in zip(*per_person, strict=True)]
 
 
+@lru_cache(maxsize=16_384)
 def _genre_likeness(first: frozenset[str], second: frozenset[str]) -> float:
-    """How alike two picks of different franchises are for the diversity step: half their genre Jaccard."""
+    """How alike two picks of different franchises are for the diversity step: half their genre Jaccard.
+    Cached: a catalog has few genre combinations, and each pick is compared with every candidate."""
     union = first | second
     return 0.5 * len(first & second) / len(union) if union else 0.0
 
@@ -432,23 +434,22 @@ def select_picks(
     # Per candidate, computed once: its franchise, its weighted relevance, and its likeness to the
     # closest pick so far (updated as picks are made: O(n) a pick).
     franchise = [franchise_key(candidate.name) for candidate in candidates]
+    genres = [candidate.genres for candidate in candidates]
     relevance = [weights.diversity * score for _, score in pool]
     novelty = 1 - weights.diversity
     closest = [0.0] * len(pool)
     chosen: list[int] = []
-    chosen_keys: set[str] = set()
-    chosen_titles: set[tuple[str, int | None]] = set()
     franchises: dict[str, int] = {}
+    # The candidates still open, in their order: a pick closes itself and every other copy of its film
+    # (the same key, or the same title and year from another source).
+    remaining = list(range(len(candidates)))
 
     def mmr(index: int) -> float:
         return relevance[index] - novelty * closest[index]
 
-    def take(allowed: Callable[[int], bool]) -> bool:
-        options = [
-            index
-            for index, candidate in enumerate(candidates)
-            if candidate.key not in chosen_keys and candidate.title_key not in chosen_titles and allowed(index)
-        ]
+    def take(allowed: Callable[[int], bool] | None = None) -> bool:
+        nonlocal remaining
+        options = remaining if allowed is None else [index for index in remaining if allowed(index)]
         if not options:
             return False
         # A franchise that has its share of the picks gives way while other films remain.
@@ -457,11 +458,15 @@ def select_picks(
         best_franchise = franchise[best]
         franchises[best_franchise] = franchises.get(best_franchise, 0) + 1
         chosen.append(best)
-        chosen_keys.add(candidates[best].key)
-        chosen_titles.add(candidates[best].title_key)
-        best_genres = candidates[best].genres
-        for index, candidate in enumerate(candidates):
-            likeness = 1.0 if franchise[index] == best_franchise else _genre_likeness(candidate.genres, best_genres)
+        best_key, best_title = candidates[best].key, candidates[best].title_key
+        remaining = [
+            index
+            for index in remaining
+            if candidates[index].key != best_key and candidates[index].title_key != best_title
+        ]
+        best_genres = genres[best]
+        for index in remaining:
+            likeness = 1.0 if franchise[index] == best_franchise else _genre_likeness(genres[index], best_genres)
             if likeness > closest[index]:
                 closest[index] = likeness
         return True
@@ -478,7 +483,7 @@ def select_picks(
             for person in range(people):
                 if len(chosen) < limit:
                     take(fits(person))
-    while len(chosen) < limit and take(lambda index: True):
+    while len(chosen) < limit and take():
         pass
     return [candidates[index] for index in sorted(chosen, key=lambda index: -pool[index][1])]
 
