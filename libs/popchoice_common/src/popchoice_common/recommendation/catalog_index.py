@@ -40,6 +40,7 @@ log = get_logger(__name__)
 
 #: The years db/init/023's search keys cover when an era or moods are asked (movie_search_query_keys).
 _FIRST_YEAR, _LAST_YEAR = 1870, 2109
+_NO_YEAR = np.iinfo(np.int32).min
 #: A film's genres as bits of one int64: at most this many distinct genre ids (TMDB has 19).
 _MAX_GENRES = 63
 
@@ -63,8 +64,8 @@ class CatalogSnapshot:
     model: str
     signature: tuple[object, ...]
     ids: np.ndarray
+    #: The release year, _NO_YEAR when unknown.
     years: np.ndarray
-    has_year: np.ndarray
     genre_bits: np.ndarray
     genre_bit: dict[int, int]
     age_codes: np.ndarray
@@ -73,6 +74,7 @@ class CatalogSnapshot:
     unit: np.ndarray
     #: False for a zero embedding (its cosine distance is undefined: it sorts after every other film).
     measurable: np.ndarray
+    all_measurable: bool
 
     @classmethod
     def of(
@@ -84,8 +86,7 @@ class CatalogSnapshot:
         age_code: dict[str, int] = {}
         count = len(rows)
         ids = np.empty(count, dtype=np.int64)
-        years = np.zeros(count, dtype=np.int32)
-        has_year = np.zeros(count, dtype=bool)
+        years = np.full(count, _NO_YEAR, dtype=np.int32)
         genre_bits = np.zeros(count, dtype=np.int64)
         age_codes = np.full(count, -1, dtype=np.int32)
         durations = np.zeros(count, dtype=np.int32)
@@ -93,7 +94,6 @@ class CatalogSnapshot:
             ids[index] = row["id"]
             if row["year"] is not None:
                 years[index] = row["year"]
-                has_year[index] = True
             bits = 0
             for genre in row["genre_ids"]:
                 bit = genre_bit.setdefault(genre, len(genre_bit))
@@ -118,7 +118,6 @@ class CatalogSnapshot:
             signature,
             ids,
             years,
-            has_year,
             genre_bits,
             genre_bit,
             age_codes,
@@ -126,6 +125,7 @@ class CatalogSnapshot:
             durations,
             unit,
             measurable,
+            bool(measurable.all()),
         )
 
     def _bits(self, genre_ids: Sequence[int]) -> int:
@@ -138,12 +138,14 @@ class CatalogSnapshot:
     def qualifying(self, filters: CandidateFilters) -> np.ndarray:
         """The positions of the films meeting every filter (the database's exact search's films)."""
         if filters.min_year is not None or filters.max_year is not None:
-            # An open end of the era is the end of the years the search keys cover.
+            # An open end of the era is the end of the years the search keys cover (films without a year
+            # hold _NO_YEAR, below every bound).
             low = filters.min_year if filters.min_year is not None else _FIRST_YEAR
             high = filters.max_year if filters.max_year is not None else _LAST_YEAR
-            mask = self.has_year & (self.years >= low) & (self.years <= high)
+            mask = (self.years >= low) & (self.years <= high)
         else:
-            mask = ~self.has_year | ((self.years >= _FIRST_YEAR) & (self.years <= _LAST_YEAR))
+            mask = (self.years >= _FIRST_YEAR) & (self.years <= _LAST_YEAR)
+            mask |= self.years == _NO_YEAR
         if filters.wanted_genre_ids:
             mask &= (self.genre_bits & self._bits(filters.wanted_genre_ids)) != 0
         if filters.forbidden_genre_ids:
@@ -155,11 +157,11 @@ class CatalogSnapshot:
             mask &= allowed[self.age_codes]
         if filters.max_runtime is not None:
             mask &= (self.durations > 0) & (self.durations <= filters.max_runtime)
-        positions = np.flatnonzero(mask)
-        if filters.excluded_ids and len(positions):
+        if filters.excluded_ids:
             excluded = np.asarray(filters.excluded_ids, dtype=np.int64)
-            positions = positions[~np.isin(self.ids[positions], excluded)]
-        return positions
+            at = np.minimum(np.searchsorted(self.ids, excluded), len(self.ids) - 1)
+            mask[at[self.ids[at] == excluded]] = False
+        return np.flatnonzero(mask)
 
     @staticmethod
     def _nearest(ids: np.ndarray, distances: np.ndarray, count: int) -> np.ndarray:
@@ -200,7 +202,8 @@ class CatalogSnapshot:
         targets += [self.unit[anchor] for anchor in anchors if self.measurable[anchor]]
         # One read of the qualifying films' embeddings for every target: cosine distances, a column each.
         distances = 1.0 - self.unit[positions] @ np.stack(targets, axis=1)
-        distances[~self.measurable[positions]] = np.inf
+        if not self.all_measurable:
+            distances[~self.measurable[positions]] = np.inf
         ids = self.ids[positions]
         found = [self._nearest(ids, distances[:, column], count) for column in range(len(targets))]
         return [int(movie_id) for movie_id in np.unique(np.concatenate(found))]
