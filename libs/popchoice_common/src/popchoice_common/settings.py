@@ -128,12 +128,13 @@ class PopChoiceSettings(BaseSettings):
         description="The candidate search measures every film meeting a quiz's era and moods exactly while at most"
         " this many qualify; above it (or with no era and no moods) it uses the HNSW index. 0: always the index.",
     )
-    catalog_index_max_films: int = Field(
-        default=50_000,
+    catalog_index_max_mb: int = Field(
+        default=64,
         ge=0,
-        description="Each recommender keeps the embeddings, years, genres, age ratings and runtimes of a catalog"
-        " of at most this many films in memory and runs the exact candidate search there (the films it picks"
-        " are read, and their filters checked again, in PostgreSQL). 0: the search always runs in PostgreSQL.",
+        description="Each process that recommends keeps the embeddings, years, genres, age ratings and runtimes of"
+        " the catalog in memory while its embeddings fit in this many MB (films x dimensions x 4 bytes), and runs"
+        " the exact candidate search there; the films it picks are read, and their filters checked again, in"
+        " PostgreSQL. 0: the search always runs in PostgreSQL.",
     )
     catalog_index_refresh_seconds: float = Field(
         default=10.0,

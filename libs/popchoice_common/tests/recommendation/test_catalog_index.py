@@ -24,8 +24,8 @@ def unit(vector):
 
 async def plant_catalog(executor, count, seed=5):
     """count films with random embeddings and every kind of value the filters read: years from 1870 to
-    2100 (the schema's bounds) and none, one to three genres or none, ratings with stray case and spaces or none, runtimes
-    of 0 (unknown) to 200 minutes; returns their ids."""
+    2100 (the schema's bounds) and none, one to three genres or none, ratings with stray case and spaces
+    or none, runtimes of 0 (unknown) to 200 minutes; returns their ids."""
     rng = np.random.default_rng(seed)
     ids = []
     for index in range(count):
@@ -65,7 +65,7 @@ async def test_it_chooses_the_films_the_database_exact_search_chooses(db_pool):
     are exactly those of match_movie_candidates' exact search, and where the database would use its index
     (no era and no moods, more films than the exact limit) the copy declines."""
     ids = await plant_catalog(db_pool, 160)
-    index = CatalogIndex(db_pool, max_films=1000, refresh_seconds=60)
+    index = CatalogIndex(db_pool, max_bytes=10_000_000, refresh_seconds=60)
     await index.refresh()
     snapshot = index.snapshot()
     assert snapshot is not None and len(snapshot.ids) == 160
@@ -112,7 +112,7 @@ async def test_a_film_changed_since_the_copy_never_comes_back_and_a_refresh_sees
     near = await factories.insert_movie(db_pool, "Near", 2010, embedding=query, duration=100, description="Near.")
     await factories.link_genres(db_pool, near, (28, "Action"))
     await plant_catalog(db_pool, 30)
-    index = CatalogIndex(db_pool, max_films=1000, refresh_seconds=60)
+    index = CatalogIndex(db_pool, max_bytes=10_000_000, refresh_seconds=60)
     await index.refresh()
     filters = CandidateFilters(min_year=2000, wanted_genre_ids=(28,))
     stale = index.snapshot()
@@ -135,27 +135,27 @@ async def test_a_film_changed_since_the_copy_never_comes_back_and_a_refresh_sees
     assert added in chosen and near not in chosen
 
 
-async def test_the_copy_declines_an_unknown_anchor_and_a_catalog_above_its_size(db_pool):
+async def test_the_copy_declines_an_unknown_anchor_and_a_catalog_above_its_memory(db_pool):
     ids = await plant_catalog(db_pool, 20)
     query = unit(np.random.default_rng(4).normal(size=384))
     filters = CandidateFilters(min_year=1900)
-    index = CatalogIndex(db_pool, max_films=1000, refresh_seconds=60)
+    index = CatalogIndex(db_pool, max_bytes=10_000_000, refresh_seconds=60)
     await index.refresh()
     snapshot = index.snapshot()
     assert snapshot is not None
     assert snapshot.nearest(query, [max(ids) + 1], filters, count=5, exact_limit=2000) is None
 
-    too_small = CatalogIndex(db_pool, max_films=19, refresh_seconds=60)
+    too_small = CatalogIndex(db_pool, max_bytes=20 * 384 * 4 - 1, refresh_seconds=60)
     await too_small.refresh()
     assert too_small.snapshot() is None
-    off = CatalogIndex(db_pool, max_films=0, refresh_seconds=60)
+    off = CatalogIndex(db_pool, max_bytes=0, refresh_seconds=60)
     assert off.snapshot() is None
 
 
 @pytest.mark.parametrize("films", [0, 3])
 async def test_a_search_starts_the_first_load_and_goes_to_the_database_until_it_is_in(db_pool, films):
     await plant_catalog(db_pool, films)
-    index = CatalogIndex(db_pool, max_films=1000, refresh_seconds=60)
+    index = CatalogIndex(db_pool, max_bytes=10_000_000, refresh_seconds=60)
     assert index.snapshot() is None  # nothing loaded yet: this search goes to the database
     for _ in range(100):
         if index.snapshot() is not None:

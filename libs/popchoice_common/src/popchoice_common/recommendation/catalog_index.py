@@ -14,8 +14,8 @@ Same answer as the database's exact search: the same filters (db/init/023's sear
 1870-2109 and films without a year only when no era is asked), cosine distance, ties by id, the
 match_count nearest the quiz text and the match_count nearest each anchor. The database's search is
 used instead when the copy cannot answer: no era and no moods (the HNSW index serves that), more than
-exact_limit films qualify, an anchor the copy does not hold, a catalog above CATALOG_INDEX_MAX_FILMS, or
-no copy yet.
+exact_limit films qualify, an anchor the copy does not hold, a catalog whose embeddings exceed
+CATALOG_INDEX_MAX_MB, or no copy yet.
 
 Freshness: at most every CATALOG_INDEX_REFRESH_SECONDS a search starts a check of the catalog's
 signature (the active model, the number of its films and the sum of their row versions' xmin: any
@@ -212,9 +212,9 @@ class CatalogSnapshot:
 class CatalogIndex:
     """One per process: the snapshot searches use, refreshed in the background as the catalog changes."""
 
-    def __init__(self, pool: asyncpg.Pool, *, max_films: int, refresh_seconds: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, max_bytes: int, refresh_seconds: float) -> None:
         self._pool = pool
-        self._max_films = max_films
+        self._max_bytes = max_bytes
         self._refresh_seconds = refresh_seconds
         self._snapshot: CatalogSnapshot | None = None
         self._checked = -float("inf")
@@ -222,13 +222,17 @@ class CatalogIndex:
 
     def snapshot(self) -> CatalogSnapshot | None:
         """The copy to search now (None: none yet, or the catalog is too large); starts a refresh when due."""
-        if self._max_films <= 0:
+        if self._max_bytes <= 0:
             return None
         now = time.monotonic()
         if now - self._checked >= self._refresh_seconds and (self._refreshing is None or self._refreshing.done()):
             self._checked = now
             self._refreshing = asyncio.get_running_loop().create_task(self._refresh())
         return self._snapshot
+
+    def _fits(self, active: asyncpg.Record) -> bool:
+        """Whether the model's embeddings fit the memory budget (4 bytes a dimension)."""
+        return int(active["films"]) * int(active["dimensions"]) * 4 <= self._max_bytes
 
     async def refresh(self) -> None:
         """Reads the catalog again if it changed (a search does this itself when due)."""
@@ -239,7 +243,7 @@ class CatalogIndex:
         try:
             async with self._pool.acquire() as connection:
                 active = await connection.fetchrow(_SIGNATURE)
-                if active is None or active["films"] > self._max_films:
+                if active is None or not self._fits(active):
                     self._snapshot = None
                     return
                 signature = (active["model"], active["films"], active["versions"])
@@ -249,7 +253,7 @@ class CatalogIndex:
                 async with connection.transaction(isolation="repeatable_read", readonly=True):
                     # The signature and the films of one snapshot of the database.
                     active = await connection.fetchrow(_SIGNATURE)
-                    if active is None or active["films"] > self._max_films:
+                    if active is None or not self._fits(active):
                         self._snapshot = None
                         return
                     rows = await connection.fetch(_FILMS, active["model"])

@@ -116,7 +116,9 @@ class RecommendationPipeline:
         self.publisher = publisher
         self._favorite_cache: dict[tuple[str, str, int | None], tuple[float, Favorite | None]] = {}
         self.catalog_index = CatalogIndex(
-            pool, max_films=settings.catalog_index_max_films, refresh_seconds=settings.catalog_index_refresh_seconds
+            pool,
+            max_bytes=settings.catalog_index_max_mb * 1024 * 1024,
+            refresh_seconds=settings.catalog_index_refresh_seconds,
         )
         calibration = calibration_for(embedder.model_id)
         self.threshold = settings.similarity_threshold or calibration.similarity_threshold
