@@ -417,15 +417,30 @@ def _codes(values: Iterable[object]) -> np.ndarray:
     return np.array([codes.setdefault(value, len(codes)) for value in values], dtype=np.int64)
 
 
+#: A bit per genre name, in the order names are first seen (TMDB has 19).
+_GENRE_BITS: dict[str, int] = {}
+
+
+@lru_cache(maxsize=4096)
+def _genre_mask(genres: frozenset[str]) -> int | None:
+    """The genres as bits of one 64-bit mask; None once more than 64 names have been seen."""
+    mask = 0
+    for genre in genres:
+        bit = _GENRE_BITS.setdefault(genre, len(_GENRE_BITS))
+        if bit >= 64:
+            return None
+        mask |= 1 << bit
+    return mask
+
+
 def _likeness(franchise: np.ndarray, genres: Sequence[frozenset[str]]) -> np.ndarray:
     """How alike each two candidates are for the diversity step: 1 within a franchise, else half their
     genre Jaccard (0 when neither has a genre)."""
-    bit: dict[str, int] = {}
-    bits = [sum(1 << bit.setdefault(genre, len(bit)) for genre in names) for names in genres]
-    if len(bit) <= 64:
-        masks = np.array(bits, dtype=np.uint64)
-        inter = np.bitwise_count(masks[:, None] & masks[None, :]).astype(np.float64)
-        union = np.bitwise_count(masks[:, None] | masks[None, :]).astype(np.float64)
+    masks = [_genre_mask(names) for names in genres]
+    if all(mask is not None for mask in masks):
+        array = np.array(masks, dtype=np.uint64)
+        inter = np.bitwise_count(array[:, None] & array[None, :]).astype(np.float64)
+        union = np.bitwise_count(array[:, None] | array[None, :]).astype(np.float64)
     else:  # more genre names than bits: the same counts from the sets
         inter = np.array([[len(first & second) for second in genres] for first in genres], dtype=np.float64)
         union = np.array([[len(first | second) for second in genres] for first in genres], dtype=np.float64)
