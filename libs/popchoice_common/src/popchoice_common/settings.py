@@ -120,7 +120,7 @@ class PopChoiceSettings(BaseSettings):
     )
     min_high_quality_local: int = Field(default=3, ge=0)
     local_match_count: int = Field(
-        default=30, ge=1, description="Catalog candidates per search (near the quiz text, and near each anchor film)."
+        default=20, ge=1, description="Catalog candidates per search (near the quiz text, and near each anchor film)."
     )
     exact_search_max_films: int = Field(
         default=2000,
