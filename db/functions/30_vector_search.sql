@@ -76,6 +76,8 @@ RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     search_type text;
+    -- The hard constraints as a WHERE clause over movies m (the functions' parameters; NULL: no filter).
+    candidate_filter text;
     -- Each function's name, arguments and result, written once for both its forms below.
     match_movies_head constant text := $head$
         CREATE OR REPLACE FUNCTION match_movies(
@@ -107,6 +109,19 @@ DECLARE
             localized_name text, genre_ids integer[]
         )
     $head$;
+    match_movie_candidates_by_id_head constant text := $head$
+        CREATE OR REPLACE FUNCTION match_movie_candidates_by_id(
+            query_embedding vector, anchor_ids bigint[], ids bigint[],
+            min_year integer DEFAULT NULL, max_year integer DEFAULT NULL, wanted_genres integer[] DEFAULT NULL,
+            forbidden_genres integer[] DEFAULT NULL, allowed_age_ratings text[] DEFAULT NULL,
+            max_runtime integer DEFAULT NULL, excluded_ids bigint[] DEFAULT NULL
+        ) RETURNS TABLE (
+            id bigint, name text, year integer, age_rating text, description text, duration integer,
+            score_rating numeric, vote_count integer, similarity double precision,
+            anchor_similarity double precision, anchor_id bigint, tmdb_id integer, poster_url text,
+            localized_name text, genre_ids integer[]
+        )
+    $head$;
     not_configured constant text := $body$
         BEGIN
             RAISE EXCEPTION 'no active embedding model: run popchoice-migrate with the embedding settings';
@@ -120,9 +135,20 @@ BEGIN
         EXECUTE match_movies_head || ' LANGUAGE plpgsql STABLE AS ' || quote_literal(not_configured);
         EXECUTE match_movie_picks_head || ' LANGUAGE plpgsql STABLE AS ' || quote_literal(not_configured);
         EXECUTE match_movie_candidates_head || ' LANGUAGE plpgsql STABLE AS ' || quote_literal(not_configured);
+        EXECUTE match_movie_candidates_by_id_head || ' LANGUAGE plpgsql STABLE AS ' || quote_literal(not_configured);
         RETURN;
     END IF;
     search_type := embedding_search_type(p_dimensions);
+    candidate_filter := format($filter$
+                m.embedding_model = %1$L
+                AND (min_year IS NULL OR m.year >= min_year)
+                AND (max_year IS NULL OR m.year <= max_year)
+                AND (max_runtime IS NULL OR (m.duration > 0 AND m.duration <= max_runtime))
+                AND (allowed_age_ratings IS NULL OR upper(btrim(m.age_rating)) = ANY(allowed_age_ratings))
+                AND (excluded_ids IS NULL OR NOT m.id = ANY(excluded_ids))
+                AND (wanted_genres IS NULL OR m.genre_ids && wanted_genres)
+                AND (forbidden_genres IS NULL OR NOT m.genre_ids && forbidden_genres)
+    $filter$, p_model);
     EXECUTE format($definition$
         %4$s
         LANGUAGE sql STABLE ROWS 10
@@ -197,10 +223,8 @@ BEGIN
             anchor_found bigint[];
             anchor_vectors %1$s[];
             anchor %1$s;
+            found_count integer;
             found_ids bigint[];
-            query_distances double precision[];
-            anchor_distances double precision[];
-            anchor_matrix double precision[];
             anchor_count integer;
         BEGIN
             SELECT array_agg(a.id ORDER BY a.id), array_agg(a.embedding::%1$s ORDER BY a.id)
@@ -209,25 +233,29 @@ BEGIN
             anchor_count := coalesce(cardinality(anchor_vectors), 0);
             IF exact_limit > 0 AND match_count > 0
                AND (min_year IS NOT NULL OR max_year IS NOT NULL OR cardinality(wanted_genres) > 0) THEN
-                -- One anchor or none (the usual case) is a parameter: one distance per film. More anchors
-                -- give each film a row of distances (anchor_matrix[film][anchor]) from a per-film subquery.
+                -- One pass over the qualifying films (at most exact_limit + 1) measures each against the
+                -- quiz text and the anchors, counts them and keeps the ids of the match_count nearest
+                -- the quiz text and of the match_count nearest each anchor (top-N sorts of an id and a
+                -- distance or two per film); the films themselves are read once more by id below, only
+                -- for those. One anchor or none (the usual case) is a parameter: one distance per film.
+                -- More anchors give each film an array of distances from a per-film subquery.
                 IF anchor_count <= 1 THEN
                     anchor := anchor_vectors[1];
-                    SELECT array_agg(qualifying.id), array_agg(qualifying.query_distance),
-                           array_agg(qualifying.anchor_distance)
-                    INTO found_ids, query_distances, anchor_distances
-                    FROM (
+                    WITH qualifying AS MATERIALIZED (
                         SELECT m.id, m.embedding::%1$s <=> query_vector AS query_distance,
                                m.embedding::%1$s <=> anchor AS anchor_distance
                         FROM movies m
                         WHERE m.search_keys && movie_search_query_keys(wanted_genres, min_year, max_year) AND %4$s
                         LIMIT exact_limit + 1
-                    ) AS qualifying;
+                    )
+                    SELECT (SELECT count(*) FROM qualifying)::integer,
+                           ARRAY(SELECT q.id FROM qualifying AS q
+                                 ORDER BY q.query_distance, q.id LIMIT match_count)
+                           || ARRAY(SELECT q.id FROM qualifying AS q WHERE q.anchor_distance IS NOT NULL
+                                    ORDER BY q.anchor_distance, q.id LIMIT match_count)
+                    INTO found_count, found_ids;
                 ELSE
-                    SELECT array_agg(qualifying.id), array_agg(qualifying.query_distance),
-                           array_agg(qualifying.anchor_distances)
-                    INTO found_ids, query_distances, anchor_matrix
-                    FROM (
+                    WITH qualifying AS MATERIALIZED (
                         SELECT m.id, m.embedding::%1$s <=> query_vector AS query_distance,
                                ARRAY(SELECT m.embedding::%1$s <=> vectors.vector
                                      FROM unnest(anchor_vectors) WITH ORDINALITY AS vectors(vector, position)
@@ -235,61 +263,22 @@ BEGIN
                         FROM movies m
                         WHERE m.search_keys && movie_search_query_keys(wanted_genres, min_year, max_year) AND %4$s
                         LIMIT exact_limit + 1
-                    ) AS qualifying;
+                    )
+                    SELECT (SELECT count(*) FROM qualifying)::integer,
+                           ARRAY(SELECT q.id FROM qualifying AS q
+                                 ORDER BY q.query_distance, q.id LIMIT match_count)
+                           || ARRAY(SELECT near.id
+                                    FROM generate_series(1, anchor_count) AS anchor_index
+                                    CROSS JOIN LATERAL (
+                                        SELECT q.id FROM qualifying AS q
+                                        ORDER BY q.anchor_distances[anchor_index], q.id LIMIT match_count
+                                    ) AS near)
+                    INTO found_count, found_ids;
                 END IF;
-                IF coalesce(cardinality(found_ids), 0) <= exact_limit AND anchor_count <= 1 THEN
-                    -- The match_count nearest the quiz text, and the match_count nearest the anchor.
-                    RETURN QUERY
-                    WITH measured AS MATERIALIZED (
-                        SELECT * FROM unnest(found_ids, query_distances, anchor_distances)
-                            AS measured(id, query_distance, anchor_distance)
-                    ),
-                    chosen AS (
-                        (SELECT measured.id FROM measured ORDER BY measured.query_distance, measured.id LIMIT match_count)
-                        UNION
-                        (SELECT measured.id FROM measured WHERE measured.anchor_distance IS NOT NULL
-                         ORDER BY measured.anchor_distance, measured.id LIMIT match_count)
-                    )
-                    SELECT m.id, m.name, m.year, m.age_rating, m.description, m.duration, m.score_rating, m.vote_count,
-                           1 - (m.embedding::%1$s <=> query_vector) AS similarity,
-                           best.similarity AS anchor_similarity, best.id AS anchor_id,
-                           m.tmdb_id, m.poster_url, m.localized_name, m.genre_ids
-                    FROM chosen
-                    JOIN movies m ON m.id = chosen.id
-                    LEFT JOIN LATERAL (
-                        SELECT given.id, 1 - (m.embedding::%1$s <=> given.vector) AS similarity
-                        FROM unnest(anchor_found, anchor_vectors) AS given(id, vector)
-                        ORDER BY 2 DESC LIMIT 1
-                    ) AS best ON true;
-                    RETURN;
-                ELSIF coalesce(cardinality(found_ids), 0) <= exact_limit THEN
-                    -- The match_count nearest the quiz text, and the match_count nearest each anchor.
-                    RETURN QUERY
-                    WITH measured AS MATERIALIZED (
-                        SELECT * FROM unnest(found_ids, query_distances) WITH ORDINALITY
-                            AS measured(id, query_distance, position)
-                    ),
-                    chosen AS (
-                        (SELECT measured.id FROM measured ORDER BY measured.query_distance, measured.id LIMIT match_count)
-                        UNION
-                        (SELECT near.id
-                         FROM generate_series(1, anchor_count) AS anchor_index
-                         CROSS JOIN LATERAL (
-                             SELECT measured.id FROM measured
-                             ORDER BY anchor_matrix[measured.position][anchor_index], measured.id LIMIT match_count
-                         ) AS near)
-                    )
-                    SELECT m.id, m.name, m.year, m.age_rating, m.description, m.duration, m.score_rating, m.vote_count,
-                           1 - (m.embedding::%1$s <=> query_vector) AS similarity,
-                           best.similarity AS anchor_similarity, best.id AS anchor_id,
-                           m.tmdb_id, m.poster_url, m.localized_name, m.genre_ids
-                    FROM chosen
-                    JOIN movies m ON m.id = chosen.id
-                    LEFT JOIN LATERAL (
-                        SELECT given.id, 1 - (m.embedding::%1$s <=> given.vector) AS similarity
-                        FROM unnest(anchor_found, anchor_vectors) AS given(id, vector)
-                        ORDER BY 2 DESC LIMIT 1
-                    ) AS best ON true;
+                IF found_count <= exact_limit THEN
+                    RETURN QUERY SELECT * FROM match_movie_candidates_by_id(
+                        query_embedding, anchor_ids, found_ids, min_year, max_year, wanted_genres,
+                        forbidden_genres, allowed_age_ratings, max_runtime, excluded_ids);
                     RETURN;
                 END IF;
             END IF;
@@ -325,16 +314,35 @@ BEGIN
             ) AS best ON true;
         END;
         $body$
-    $definition$, search_type, p_model, p_ef_search, format($filter$
-                m.embedding_model = %1$L
-                AND (min_year IS NULL OR m.year >= min_year)
-                AND (max_year IS NULL OR m.year <= max_year)
-                AND (max_runtime IS NULL OR (m.duration > 0 AND m.duration <= max_runtime))
-                AND (allowed_age_ratings IS NULL OR upper(btrim(m.age_rating)) = ANY(allowed_age_ratings))
-                AND (excluded_ids IS NULL OR NOT m.id = ANY(excluded_ids))
-                AND (wanted_genres IS NULL OR m.genre_ids && wanted_genres)
-                AND (forbidden_genres IS NULL OR NOT m.genre_ids && forbidden_genres)
-    $filter$, p_model), match_movie_candidates_head);
+    $definition$, search_type, p_model, p_ef_search, candidate_filter, match_movie_candidates_head);
+    -- match_movie_candidates_by_id: the films of ids that meet the filters, with what a candidate
+    -- carries (as match_movie_candidates returns them). The exact search reads its chosen films with it,
+    -- and the recommender's in-memory search (recommendation/catalog_index.py) the films it chose: the
+    -- filters are checked here again, so a film changed since that copy was taken never passes.
+    EXECUTE format($definition$
+        %4$s
+        LANGUAGE plpgsql STABLE ROWS 30
+        SET enable_seqscan = off SET plan_cache_mode = force_generic_plan
+        AS $body$
+        BEGIN
+            RETURN QUERY
+            WITH anchors AS MATERIALIZED (
+                SELECT a.id, a.embedding::%1$s AS embedding
+                FROM movies a WHERE a.id = ANY(anchor_ids) AND a.embedding_model = %2$L
+            )
+            SELECT m.id, m.name, m.year, m.age_rating, m.description, m.duration, m.score_rating, m.vote_count,
+                   1 - (m.embedding::%1$s <=> query_embedding::%1$s) AS similarity,
+                   best.similarity AS anchor_similarity, best.id AS anchor_id,
+                   m.tmdb_id, m.poster_url, m.localized_name, m.genre_ids
+            FROM movies m
+            LEFT JOIN LATERAL (
+                SELECT anchors.id, 1 - (m.embedding::%1$s <=> anchors.embedding) AS similarity
+                FROM anchors ORDER BY 2 DESC, anchors.id LIMIT 1
+            ) AS best ON true
+            WHERE m.id = ANY(ids) AND %3$s;
+        END;
+        $body$
+    $definition$, search_type, p_model, candidate_filter, match_movie_candidates_by_id_head);
 END;
 $$;
 

@@ -120,13 +120,27 @@ class PopChoiceSettings(BaseSettings):
     )
     min_high_quality_local: int = Field(default=3, ge=0)
     local_match_count: int = Field(
-        default=30, ge=1, description="Catalog candidates per search (near the quiz text, and near each anchor film)."
+        default=20, ge=1, description="Catalog candidates per search (near the quiz text, and near each anchor film)."
     )
     exact_search_max_films: int = Field(
         default=2000,
         ge=0,
         description="The candidate search measures every film meeting a quiz's era and moods exactly while at most"
         " this many qualify; above it (or with no era and no moods) it uses the HNSW index. 0: always the index.",
+    )
+    catalog_index_max_mb: int = Field(
+        default=64,
+        ge=0,
+        description="Each process that recommends keeps the embeddings, years, genres, age ratings and runtimes of"
+        " the catalog in memory while its embeddings fit in this many MB (films x dimensions x 4 bytes), and runs"
+        " the exact candidate search there; the films it picks are read, and their filters checked again, in"
+        " PostgreSQL. 0: the search always runs in PostgreSQL.",
+    )
+    catalog_index_refresh_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often the in-memory copy checks the catalog for changes (a changed film is re-read"
+        " within this; its filters are always checked in PostgreSQL).",
     )
     local_match_threshold: float = Field(default=0.1)
     max_total_movies: int = Field(default=6, ge=1)

@@ -277,7 +277,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app = FastAPI(
         title="PopChoice", version="0.1.0", description=DESCRIPTION, lifespan=lifespan, docs_url=None, redoc_url=None
     )
-    app.include_router(router)
+    app.router.routes.extend(router.routes)  # the routes themselves (handlers/__init__.py says why)
     app.mount(pages.ASSET_PREFIX, pages.assets(), name="assets")
     install_docs(app)
     app.add_exception_handler(RequestValidationError, validation_error)

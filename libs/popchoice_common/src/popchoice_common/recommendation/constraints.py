@@ -205,6 +205,7 @@ def _decade_start(token: str) -> int | None:
     return 2000 + value if value <= 20 else 1900 + value
 
 
+@lru_cache(maxsize=4096)
 def era_range(text: str) -> YearRange | None:
     """The years an era answer means, or None for no constraint (see the module's definitions)."""
     tokens = _words(text)
@@ -264,6 +265,7 @@ def _tone_counts(text: str) -> tuple[int, int]:
     return light, dark
 
 
+@lru_cache(maxsize=4096)
 def tone_lightness(text: str) -> float | None:
     """A tone answer as a lightness from -1 (dark, serious) to 1 (lighthearted, funny); None when neutral."""
     light, dark = _tone_counts(text)
@@ -514,6 +516,7 @@ def _rating_cap(phrases: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+@lru_cache(maxsize=4096)
 def stated_exclusions(text: str) -> Exclusions:
     """What a person's free text says a pick must not be.
 
@@ -589,6 +592,7 @@ class FavoriteFilm:
     year: int | None = None
 
 
+@lru_cache(maxsize=4096)
 def favorite_film(text: str) -> FavoriteFilm:
     """The title and optional year of a favourite-film answer."""
     cleaned = " ".join(text.split())

@@ -33,6 +33,7 @@ from popchoice_common.logs import get_logger
 from popchoice_common.quiz import QuizPerson
 from popchoice_common.recommendation import repository
 from popchoice_common.recommendation.calibration import calibration_for
+from popchoice_common.recommendation.catalog_index import CatalogIndex
 from popchoice_common.recommendation.constraints import (
     FavoriteFilm,
     PersonConstraints,
@@ -114,6 +115,11 @@ class RecommendationPipeline:
         self.llm = llm
         self.publisher = publisher
         self._favorite_cache: dict[tuple[str, str, int | None], tuple[float, Favorite | None]] = {}
+        self.catalog_index = CatalogIndex(
+            pool,
+            max_bytes=settings.catalog_index_max_mb * 1024 * 1024,
+            refresh_seconds=settings.catalog_index_refresh_seconds,
+        )
         calibration = calibration_for(embedder.model_id)
         self.threshold = settings.similarity_threshold or calibration.similarity_threshold
         self.ceiling = calibration.similarity_ceiling
@@ -211,16 +217,28 @@ class RecommendationPipeline:
             )
         )
         found: dict[int, Candidate] = {}
+        exact_limit = self.settings.exact_search_max_films
+        # The in-memory copy of the catalog chooses the films when it can; PostgreSQL reads them, checking
+        # every filter again. Else PostgreSQL searches (catalog_index's docstring says when).
+        snapshot = self.catalog_index.snapshot()
         async with self.pool.acquire() as connection:
             for spec in specs:
-                for row in await repository.match_candidates(
-                    connection,
-                    query,
-                    anchor_ids=list(anchors),
-                    count=count,
-                    filters=spec,
-                    exact_limit=self.settings.exact_search_max_films,
-                ):
+                chosen = (
+                    snapshot.nearest(query, list(anchors), spec, count=count, exact_limit=exact_limit)
+                    if snapshot is not None
+                    else None
+                )
+                if chosen is None:
+                    rows = await repository.match_candidates(
+                        connection, query, anchor_ids=list(anchors), count=count, filters=spec, exact_limit=exact_limit
+                    )
+                elif chosen:
+                    rows = await repository.candidates_by_id(
+                        connection, query, anchor_ids=list(anchors), ids=chosen, filters=spec
+                    )
+                else:
+                    rows = []
+                for row in rows:
                     found.setdefault(row.id, candidate_of(row, anchors, weak_anchors))
         candidates = list(found.values())
         if not keep_moods or not keep_era:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import lru_cache
+
+import numpy as np
 
 from popchoice_common.catalog.genres import GENRE_IDS, GENRE_NAMES
 from popchoice_common.catalog.identity import movie_key, normalize_title
@@ -245,8 +247,10 @@ _SEQUEL_TAIL = re.compile(r"(?:\s+(?:part|chapter|episode|vol|volume))?\s+(?:\d+
 
 
 @lru_cache(maxsize=16_384)
+@lru_cache(maxsize=16_384)
 def franchise_key(title: str) -> str:
-    """The title without its subtitle and sequel number: "Toy Story 3" and "Toy Story" share "toy story"."""
+    """The title without its subtitle and sequel number: "Toy Story 3" and "Toy Story" share "toy story".
+    Cached: the same catalog films are candidates for request after request."""
     head = re.split(r"\s*(?::| - |–|—)\s*", title.strip(), maxsplit=1)[0] or title
     base = normalize_title(head)
     return _SEQUEL_TAIL.sub("", base).strip() or base
@@ -407,10 +411,41 @@ def quiz_scores(
     return [max(scores) for scores in zip(*per_person, strict=True)]
 
 
-def _genre_likeness(first: frozenset[str], second: frozenset[str]) -> float:
-    """How alike two picks of different franchises are for the diversity step: half their genre Jaccard."""
-    union = first | second
-    return 0.5 * len(first & second) / len(union) if union else 0.0
+def _codes(values: Iterable[object]) -> np.ndarray:
+    """Each value as a small integer, equal values equal."""
+    codes: dict[object, int] = {}
+    return np.array([codes.setdefault(value, len(codes)) for value in values], dtype=np.int64)
+
+
+#: A bit per genre name, in the order names are first seen (TMDB has 19).
+_GENRE_BITS: dict[str, int] = {}
+
+
+@lru_cache(maxsize=4096)
+def _genre_mask(genres: frozenset[str]) -> int | None:
+    """The genres as bits of one 64-bit mask; None once more than 64 names have been seen."""
+    mask = 0
+    for genre in genres:
+        bit = _GENRE_BITS.setdefault(genre, len(_GENRE_BITS))
+        if bit >= 64:
+            return None
+        mask |= 1 << bit
+    return mask
+
+
+def _likeness(franchise: np.ndarray, genres: Sequence[frozenset[str]]) -> np.ndarray:
+    """How alike each two candidates are for the diversity step: 1 within a franchise, else half their
+    genre Jaccard (0 when neither has a genre)."""
+    masks = [_genre_mask(names) for names in genres]
+    if all(mask is not None for mask in masks):
+        array = np.array(masks, dtype=np.uint64)
+        inter = np.bitwise_count(array[:, None] & array[None, :]).astype(np.float64)
+        union = np.bitwise_count(array[:, None] | array[None, :]).astype(np.float64)
+    else:  # more genre names than bits: the same counts from the sets
+        inter = np.array([[len(first & second) for second in genres] for first in genres], dtype=np.float64)
+        union = np.array([[len(first | second) for second in genres] for first in genres], dtype=np.float64)
+    jaccard = np.divide(0.5 * inter, union, out=np.zeros_like(inter), where=union > 0)
+    return np.where(franchise[:, None] == franchise[None, :], 1.0, jaccard)
 
 
 def select_picks(
@@ -429,56 +464,48 @@ def select_picks(
     """
     pool = list(scored)
     candidates = [candidate for candidate, _ in pool]
-    # Per candidate, computed once: its franchise, its weighted relevance, and its likeness to the
-    # closest pick so far (updated as picks are made: O(n) a pick).
-    franchise = [franchise_key(candidate.name) for candidate in candidates]
-    relevance = [weights.diversity * score for _, score in pool]
+    count = len(candidates)
+    if not count:
+        return []
+    # Per candidate, as arrays: its weighted relevance, its franchise, the copies of its film (the same
+    # key, or the same title and year from another source) and its likeness to the closest pick so far.
+    franchise = _codes(franchise_key(candidate.name) for candidate in candidates)
+    film_key = _codes(candidate.key for candidate in candidates)
+    film_title = _codes(candidate.title_key for candidate in candidates)
+    relevance = weights.diversity * np.fromiter((score for _, score in pool), dtype=np.float64, count=count)
     novelty = 1 - weights.diversity
-    closest = [0.0] * len(pool)
+    likeness = _likeness(franchise, [candidate.genres for candidate in candidates])
+    closest = np.zeros(count)
+    is_open = np.ones(count, dtype=bool)
+    per_franchise = np.zeros(int(franchise.max()) + 1, dtype=np.int64)
     chosen: list[int] = []
-    chosen_keys: set[str] = set()
-    chosen_titles: set[tuple[str, int | None]] = set()
-    franchises: dict[str, int] = {}
 
-    def mmr(index: int) -> float:
-        return relevance[index] - novelty * closest[index]
-
-    def take(allowed: Callable[[int], bool]) -> bool:
-        options = [
-            index
-            for index, candidate in enumerate(candidates)
-            if candidate.key not in chosen_keys and candidate.title_key not in chosen_titles and allowed(index)
-        ]
-        if not options:
+    def take(allowed: np.ndarray | None = None) -> bool:
+        options = is_open if allowed is None else is_open & allowed
+        if not options.any():
             return False
         # A franchise that has its share of the picks gives way while other films remain.
-        varied = [index for index in options if franchises.get(franchise[index], 0) < weights.per_franchise]
-        best = max(varied or options, key=mmr)
-        best_franchise = franchise[best]
-        franchises[best_franchise] = franchises.get(best_franchise, 0) + 1
+        varied = options & (per_franchise[franchise] < weights.per_franchise)
+        mmr = np.where(varied if varied.any() else options, relevance - novelty * closest, -np.inf)
+        best = int(np.argmax(mmr))  # the first of equal scores, in candidate order
+        per_franchise[franchise[best]] += 1
         chosen.append(best)
-        chosen_keys.add(candidates[best].key)
-        chosen_titles.add(candidates[best].title_key)
-        best_genres = candidates[best].genres
-        for index, candidate in enumerate(candidates):
-            likeness = 1.0 if franchise[index] == best_franchise else _genre_likeness(candidate.genres, best_genres)
-            if likeness > closest[index]:
-                closest[index] = likeness
+        is_open[(film_key == film_key[best]) | (film_title == film_title[best])] = False
+        np.maximum(closest, likeness[best], out=closest)
         return True
 
     people = len(quiz.people)
     if people > 1:
-        fitting = [frozenset(quiz.fitting_people(candidate.year, candidate.genres)) for candidate in candidates]
+        fitting = np.array(
+            [[person in quiz.fitting_people(c.year, c.genres) for c in candidates] for person in range(people)],
+            dtype=bool,
+        )
         quota = min(2 if people <= 3 else 1, max(1, limit // people))
-
-        def fits(person: int) -> Callable[[int], bool]:
-            return lambda index: person in fitting[index]
-
         for _ in range(quota):
             for person in range(people):
                 if len(chosen) < limit:
-                    take(fits(person))
-    while len(chosen) < limit and take(lambda index: True):
+                    take(fitting[person])
+    while len(chosen) < limit and take():
         pass
     return [candidates[index] for index in sorted(chosen, key=lambda index: -pool[index][1])]
 

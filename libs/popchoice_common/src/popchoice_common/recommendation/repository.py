@@ -609,6 +609,34 @@ async def match_candidates(
         embedding,
         list(anchor_ids),
         count,
+        *_filter_args(filters),
+        exact_limit,
+    )
+    return _candidate_rows(rows)
+
+
+async def candidates_by_id(
+    executor: Executor,
+    embedding: np.ndarray,
+    *,
+    anchor_ids: Sequence[int],
+    ids: Sequence[int],
+    filters: CandidateFilters,
+) -> list[CandidateRow]:
+    """The films of ids that meet every filter, as match_candidates returns them
+    (match_movie_candidates_by_id): the rows of the films an in-memory search chose."""
+    rows = await executor.fetch(
+        "SELECT * FROM match_movie_candidates_by_id($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        embedding,
+        list(anchor_ids),
+        list(ids),
+        *_filter_args(filters),
+    )
+    return _candidate_rows(rows)
+
+
+def _filter_args(filters: CandidateFilters) -> tuple[object, ...]:
+    return (
         filters.min_year,
         filters.max_year,
         list(filters.wanted_genre_ids) or None,
@@ -616,8 +644,10 @@ async def match_candidates(
         list(filters.allowed_age_ratings) if filters.allowed_age_ratings is not None else None,
         filters.max_runtime,
         list(filters.excluded_ids) or None,
-        exact_limit,
     )
+
+
+def _candidate_rows(rows: Sequence[asyncpg.Record]) -> list[CandidateRow]:
     found = []
     for row in rows:
         values = list(row.values())
