@@ -119,8 +119,11 @@ class Handling(WorkerCore):
             processed.inc()
             sub.started.discard(delivery.entry_id)
             sub.done.append((delivery.entry_id, delivery.job_id))
-            sub.announcements += context.announcements
+            sub.finished += 1
+            if context.announcements:
+                sub.announcements += context.announcements
             sub.done_signal.set()
+            sub.space_signal.set()
 
     @staticmethod
     def _handler_done(sub: Subscription[Any], entry_id: str) -> None:

@@ -93,9 +93,21 @@ class Subscription(Generic[E]):
     policy: StreamPolicy
     group: str
     on_dead: OnDead[E] | None = None
+    #: keys.job(stream, "") : a job's state key is this and its id (built once, not per job).
+    job_key_prefix: str = ""
     queue: asyncio.Queue[Delivery | None] = field(default_factory=asyncio.Queue)
     held: dict[str, str] = field(default_factory=dict)
     started: set[str] = field(default_factory=set)
+    #: Entries read whose CLAIMED call is still on its way: held in all but name (prefetch counts them).
+    claiming: int = 0
+    #: Held entries whose handler succeeded, their ack not yet written: prefetch no longer counts them
+    #: (they are no work another process could take), so the next read overlaps the ack.
+    finished: int = 0
+    #: The CLAIMED calls in flight (the reader does not wait for them before it reads on).
+    claims: set[asyncio.Task[None]] = field(default_factory=set)
+    #: Job ids past the completed retention count that FORGET has yet to forget, and its task.
+    forget_ids: list[str] = field(default_factory=list)
+    forgetter: asyncio.Task[None] | None = None
     #: When each running handler's time is up (monotonic seconds): the heartbeat stops keeping an
     #: entry past it fresh.
     deadlines: dict[str, float] = field(default_factory=dict)
@@ -116,6 +128,11 @@ class Subscription(Generic[E]):
 
     def __post_init__(self) -> None:
         self.decoder = msgspec.json.Decoder(self.event_type)
+
+    @property
+    def free(self) -> int:
+        """How many more entries the prefetch lets this process read now."""
+        return self.prefetch - len(self.held) - self.claiming + self.finished
 
 
 class WorkerCore:

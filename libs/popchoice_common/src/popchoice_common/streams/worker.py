@@ -116,6 +116,8 @@ class Worker(Reading, Handling, Acking, Maintenance):
 
         prefetch bounds the entries this process holds (running or waiting); by default four per
         handler slot, at most 500, so a slow stream does not hoard work other processes could do.
+        read_count bounds one read: by default half the prefetch, so one read's entries run while the
+        next read (and the previous acks) are on their way.
         on_dead is called once a job of the stream is dead-lettered (see OnDead).
         """
         if stream in self._subscriptions:
@@ -128,10 +130,11 @@ class Worker(Reading, Handling, Acking, Maintenance):
             handler=handler,
             concurrency=concurrency,
             prefetch=prefetch,
-            read_count=min(read_count or prefetch, prefetch),
+            read_count=min(read_count or max(prefetch // 2, 1), prefetch),
             policy=policy or policy_for(stream, self._policy_overrides),
             group=self.service,
             on_dead=on_dead,
+            job_key_prefix=self.keys.job(stream, ""),
         )
 
     def handler(self, stream: str, **options: Any) -> Callable[[Handler[E]], Handler[E]]:
