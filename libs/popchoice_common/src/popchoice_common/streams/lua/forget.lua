@@ -4,13 +4,15 @@
 -- ARGV: state, max_count, then job ids (oldest first). Returns how many were forgotten.
 local index, state, max_count = KEYS[1], ARGV[1], tonumber(ARGV[2])
 local forgotten = 0
+local count = redis.call('ZCARD', index)
 for i = 1, #ARGV - 2 do
-  if redis.call('ZCARD', index) <= max_count then break end
+  if count <= max_count then break end
   local job_id = ARGV[2 + i]
   local rank = redis.call('ZRANK', index, job_id)
-  if rank and rank < redis.call('ZCARD', index) - max_count then
+  if rank and rank < count - max_count then
     if redis.call('HGET', KEYS[1 + i], 'state') == state then redis.call('DEL', KEYS[1 + i]) end
     redis.call('ZREM', index, job_id)
+    count = count - 1
     forgotten = forgotten + 1
   end
 end
