@@ -149,6 +149,8 @@ class Subscription(Generic[E]):
     #: Job ids past the completed retention count that FORGET has yet to forget, and its task.
     forget_ids: list[str] = field(default_factory=list)
     forgetter: asyncio.Task[None] | None = None
+    #: The job ids of the FORGET call on its way.
+    forgetting: set[str] = field(default_factory=set)
     #: When each running handler's time is up (monotonic seconds): the heartbeat stops keeping an
     #: entry past it fresh.
     deadlines: dict[str, float] = field(default_factory=dict)
