@@ -96,9 +96,7 @@ class Acking(WorkerCore):
             # batch is acked. A later FINISH names the same oldest ids and more: its list replaces one
             # not yet sent, less the ids the FORGET on its way already names.
             forgetting = sub.forgetting
-            sub.forget_ids = [
-                job_id for job_id in (as_text(raw) for raw in replies[0][1:]) if job_id not in forgetting
-            ]
+            sub.forget_ids = [job_id for job_id in (as_text(raw) for raw in replies[0][1:]) if job_id not in forgetting]
             if sub.forget_ids and (sub.forgetter is None or sub.forgetter.done()):
                 sub.forgetter = asyncio.create_task(self._forget_completed(sub))
 

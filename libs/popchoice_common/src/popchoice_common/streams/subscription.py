@@ -4,6 +4,7 @@ parts of the worker pass each other."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -111,10 +112,8 @@ class DeliveryQueue:
                 await getter
             except BaseException:
                 getter.cancel()
-                try:
+                with contextlib.suppress(ValueError):
                     self._getters.remove(getter)
-                except ValueError:
-                    pass
                 if self._items and not getter.cancelled():
                     self._wake_next()  # woken, then cancelled: the item goes to another task
                 raise
