@@ -84,25 +84,40 @@ def describe_error(exc: BaseException) -> str:
 
 class DeliveryQueue:
     """The deliveries waiting for a handler task: asyncio.Queue's put_nowait and get without what the
-    worker never uses (a size bound, task_done/join), which cost a tenth of a no-op job."""
+    worker never uses (a size bound, task_done/join), which cost a tenth of a no-op job.
+
+    A batch of deliveries wakes the waiting handler tasks one at a time, each once the previous one
+    has run (took a delivery and awaits its handler's I/O, or took them all): asyncio.Queue wakes one
+    task per item at once, so a batch of fast jobs woke every idle task for nothing.
+    """
 
     def __init__(self) -> None:
         self._items: deque[Delivery | None] = deque()
         self._getters: deque[asyncio.Future[None]] = deque()
+        self._waking = False
 
     def qsize(self) -> int:
         return len(self._items)
 
     def put_nowait(self, item: Delivery | None) -> None:
         self._items.append(item)
-        self._wake_next()
+        if self._getters and not self._waking:
+            self._waking = True
+            asyncio.get_running_loop().call_soon(self._wake_next)
 
     def _wake_next(self) -> None:
+        self._waking = False
+        if not self._items:
+            return
         while self._getters:
             getter = self._getters.popleft()
             if not getter.done():
                 getter.set_result(None)
-                return
+                break
+        if self._items and self._getters:
+            # Runs after the woken task's step: the next task only if deliveries are left.
+            self._waking = True
+            asyncio.get_running_loop().call_soon(self._wake_next)
 
     async def get(self) -> Delivery | None:
         while not self._items:
@@ -114,8 +129,10 @@ class DeliveryQueue:
                 getter.cancel()
                 with contextlib.suppress(ValueError):
                     self._getters.remove(getter)
-                if self._items and not getter.cancelled():
-                    self._wake_next()  # woken, then cancelled: the item goes to another task
+                if self._items and not getter.cancelled() and not self._waking:
+                    # Woken, then cancelled: the delivery goes to another task.
+                    self._waking = True
+                    asyncio.get_running_loop().call_soon(self._wake_next)
                 raise
         return self._items.popleft()
 
