@@ -80,6 +80,8 @@ class Reading(WorkerCore):
         task = asyncio.create_task(self._claim_read(sub, entries))
         sub.claims.add(task)
         task.add_done_callback(sub.claims.discard)
+        # Lets the CLAIMED call go out before the next read: Redis answers it first.
+        await asyncio.sleep(0)
         return len(entries)
 
     async def _claim_read(self, sub: Subscription[Any], entries: list[Any]) -> None:
