@@ -30,6 +30,11 @@ class Reading(WorkerCore):
         failures = 0  # in a row: the retry waits back off, capped (outage.backoff_seconds)
         while not self.stopping:
             try:
+                if sub.claim_error is not None:
+                    # A CLAIMED call failed: its entries stay pending for the reclaimer, and the
+                    # reader backs off as if its own read had failed.
+                    error, sub.claim_error = sub.claim_error, None
+                    raise error
                 if sub.paused:
                     await self._sleep(0.5)
                     continue
@@ -86,13 +91,12 @@ class Reading(WorkerCore):
 
     async def _claim_read(self, sub: Subscription[Any], entries: list[Any]) -> None:
         """Marks the entries of one read active and dispatches them. If Redis fails meanwhile, they
-        stay pending, unheld: the reclaimer takes them over after the visibility timeout."""
+        stay pending, unheld: the reclaimer takes them over after the visibility timeout (the reader
+        reports the error and backs off)."""
         try:
             await self._take_claimed(sub, entries, reclaimed=False, counted=len(entries))
-        except (RedisError, OSError) as exc:
-            self._redis_outage.failed(exc, stream=sub.stream)
-        except Exception:  # the reader must outlive any one bad reply
-            log.exception("stream_read_crashed", stream=sub.stream)
+        except Exception as exc:  # noqa: BLE001 - reported by the reader (_read_loop), which backs off
+            sub.claim_error = exc
         finally:
             sub.space_signal.set()
 

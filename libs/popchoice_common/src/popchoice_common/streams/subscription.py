@@ -162,6 +162,8 @@ class Subscription(Generic[E]):
     finished: int = 0
     #: The CLAIMED calls in flight (the reader does not wait for them before it reads on).
     claims: set[asyncio.Task[None]] = field(default_factory=set)
+    #: The error of a CLAIMED call that failed, for the reader to report (and back off on).
+    claim_error: Exception | None = None
     #: Job ids past the completed retention count that FORGET has yet to forget, and its task.
     forget_ids: list[str] = field(default_factory=list)
     forgetter: asyncio.Task[None] | None = None
