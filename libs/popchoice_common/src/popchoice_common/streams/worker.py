@@ -116,8 +116,9 @@ class Worker(Reading, Handling, Acking, Maintenance):
 
         prefetch bounds the entries this process holds (running or waiting); by default four per
         handler slot, at most 500, so a slow stream does not hoard work other processes could do.
-        read_count bounds one read: by default half the prefetch, so one read's entries run while the
-        next read (and the previous acks) are on their way.
+        read_count bounds one read (by default the prefetch). The next read goes out while the previous
+        one's jobs are marked active, and entries whose handler finished no longer count against the
+        prefetch, so reading overlaps acknowledging.
         on_dead is called once a job of the stream is dead-lettered (see OnDead).
         """
         if stream in self._subscriptions:
@@ -130,7 +131,7 @@ class Worker(Reading, Handling, Acking, Maintenance):
             handler=handler,
             concurrency=concurrency,
             prefetch=prefetch,
-            read_count=min(read_count or max(prefetch // 2, 1), prefetch),
+            read_count=min(read_count or prefetch, prefetch),
             policy=policy or policy_for(stream, self._policy_overrides),
             group=self.service,
             on_dead=on_dead,
