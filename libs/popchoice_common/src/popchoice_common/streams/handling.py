@@ -56,9 +56,11 @@ class Handling(WorkerCore):
         # each job's id as the job starts (a bound_contextvars block per job cost a tenth of a job).
         structlog.contextvars.bind_contextvars(stream=sub.stream)
         bind_job = structlog.contextvars.bind_contextvars
+        queue, waiting = sub.queue, sub.queue.items
+        stopping = self._stopping.is_set
         while True:
-            delivery = await sub.queue.get()
-            if delivery is None or self.stopping:
+            delivery = waiting.popleft() if waiting else await queue.get()
+            if delivery is None or stopping():
                 # Not started: stays held and goes back to the stream at shutdown.
                 if delivery is None:
                     return

@@ -92,35 +92,37 @@ class DeliveryQueue:
     """
 
     def __init__(self) -> None:
-        self._items: deque[Delivery | None] = deque()
+        #: Deliveries waiting, oldest first (a handler loop pops one directly when there is one).
+        #: The deliveries waiting, oldest first (a handler loop takes one directly when one waits).
+        self.items: deque[Delivery | None] = deque()
         self._getters: deque[asyncio.Future[None]] = deque()
         self._waking = False
 
     def qsize(self) -> int:
-        return len(self._items)
+        return len(self.items)
 
     def put_nowait(self, item: Delivery | None) -> None:
-        self._items.append(item)
+        self.items.append(item)
         if self._getters and not self._waking:
             self._waking = True
             asyncio.get_running_loop().call_soon(self._wake_next)
 
     def _wake_next(self) -> None:
         self._waking = False
-        if not self._items:
+        if not self.items:
             return
         while self._getters:
             getter = self._getters.popleft()
             if not getter.done():
                 getter.set_result(None)
                 break
-        if self._items and self._getters:
+        if self.items and self._getters:
             # Runs after the woken task's step: the next task only if deliveries are left.
             self._waking = True
             asyncio.get_running_loop().call_soon(self._wake_next)
 
     async def get(self) -> Delivery | None:
-        while not self._items:
+        while not self.items:
             getter = asyncio.get_running_loop().create_future()
             self._getters.append(getter)
             try:
@@ -129,12 +131,12 @@ class DeliveryQueue:
                 getter.cancel()
                 with contextlib.suppress(ValueError):
                     self._getters.remove(getter)
-                if self._items and not getter.cancelled() and not self._waking:
+                if self.items and not getter.cancelled() and not self._waking:
                     # Woken, then cancelled: the delivery goes to another task.
                     self._waking = True
                     asyncio.get_running_loop().call_soon(self._wake_next)
                 raise
-        return self._items.popleft()
+        return self.items.popleft()
 
 
 @dataclass
