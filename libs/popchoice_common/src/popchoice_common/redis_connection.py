@@ -24,6 +24,7 @@ CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 #: Arguments hiredis packs exactly as redis-py's encoder would (UTF-8 text, decimal integers); any other
 #: type (float, bool, memoryview…) goes through redis-py's encoder first.
 _NATIVE = (bytes, str, int)
+_NATIVE_TYPES = frozenset(_NATIVE)
 
 
 class HiredisPackingConnection(Connection):
@@ -39,6 +40,9 @@ class HiredisPackingConnection(Connection):
             args = (*args[0].encode().split(), *args[1:])
         elif b" " in args[0]:
             args = (*args[0].split(), *args[1:])
+        if _NATIVE_TYPES.issuperset(map(type, args)):
+            # The hot path (script calls: keys and ids as str or bytes): no per-argument loop in Python.
+            return [hiredis.pack_command(args)]
         encode = self.encoder.encode
         packed = []
         for arg in args:

@@ -543,3 +543,69 @@ async def test_a_failing_on_dead_hook_does_not_stop_the_worker(redis_client, key
     worker.subscribe(CATALOG_SEED_MOVIE, handle, policy=FAST, on_dead=on_dead)
     async with Running(worker):
         await wait_for(lambda: _true(handled == [2]))
+
+
+async def test_reads_overlapping_their_claims_hold_no_more_than_the_prefetch(redis_client, keys, publisher, wait_for):
+    """With reads of a quarter of the prefetch going out before the previous read's jobs are marked
+    active, the entries delivered to the consumer and unfinished never exceed the prefetch."""
+    release = asyncio.Event()
+    running = []
+
+    async def handle(event, context):
+        running.append(event.tmdb_id)
+        await release.wait()
+
+    await publisher.publish_many([SeedMovieRequested.for_movie(i) for i in range(40)])
+    worker = make_worker(redis_client, keys, handle, concurrency=2, prefetch=8, read_count=2)
+    async with Running(worker):
+        await wait_for(lambda: _true(len(running) == 2))
+        await asyncio.sleep(0.3)  # a reader not held back would read on meanwhile
+        (group,) = await redis_client.xinfo_groups(keys.stream(CATALOG_SEED_MOVIE))
+        assert group["pending"] == 8
+        assert len(running) == 2
+        release.set()
+        await wait_for(lambda: _processed(redis_client, keys, 40))
+    assert sorted(running) == list(range(40))
+
+
+async def test_completed_retention_holds_over_many_batches(redis_client, keys, publisher, wait_for):
+    """Forgetting the oldest completed jobs runs beside the acks of later batches, and after the
+    worker stops the completed index holds exactly the retention count, the newest jobs."""
+    from popchoice_common.streams import RetentionSettings
+
+    async def handle(event, context):
+        return None
+
+    worker = Worker(
+        redis_client,
+        service="tests",
+        keys=keys,
+        consumer="c1",
+        block_ms=100,
+        retention=RetentionSettings(completed_count=50),
+    )
+    worker.subscribe(CATALOG_SEED_MOVIE, handle, policy=FAST, concurrency=10)
+    events = [SeedMovieRequested.for_movie(i) for i in range(600)]
+    await publisher.publish_many(events)
+    async with Running(worker):
+        await wait_for(lambda: _processed(redis_client, keys, 600))
+    assert await redis_client.zcard(keys.completed_index(CATALOG_SEED_MOVIE)) == 50
+    kept = [await get_job(redis_client, keys, event.job_id, CATALOG_SEED_MOVIE) for event in events]
+    assert all(job is None for job in kept[:500])
+
+
+async def test_a_delivery_is_not_lost_when_its_waiting_handler_task_is_cancelled():
+    """A handler task woken for a delivery but cancelled before it takes it leaves the delivery to the
+    next waiting task (as asyncio.Queue does)."""
+    from popchoice_common.streams.subscription import Delivery, DeliveryQueue
+
+    queue = DeliveryQueue()
+    first = asyncio.create_task(queue.get())
+    second = asyncio.create_task(queue.get())
+    await asyncio.sleep(0)
+    delivery = Delivery("1-0", "job", b"{}", 1)
+    queue.put_nowait(delivery)
+    first.cancel()
+    assert await second is delivery
+    assert first.cancelled()
+    assert queue.qsize() == 0

@@ -56,8 +56,11 @@ class Acking(WorkerCore):
                     self._redis_outage.succeeded()
                 for entry_id, _ in done:
                     sub.held.pop(entry_id, None)
+                sub.finished -= len(done)
                 sub.space_signal.set()
             if sub.handlers_done and not sub.done and not sub.ack_only:
+                if sub.forgetter is not None:
+                    await sub.forgetter
                 return
 
     async def _flush(
@@ -78,8 +81,9 @@ class Acking(WorkerCore):
                 self.retention.completed_seconds,
                 self.retention.completed_count,
             ]
+            prefix = sub.job_key_prefix
             for entry_id, job_id in done:
-                keys.append(self.keys.job(stream, job_id))
+                keys.append(prefix + job_id)
                 args += [entry_id, job_id]
             pipeline.call(self._finish, keys, args)
         if ack_only:
@@ -88,9 +92,26 @@ class Acking(WorkerCore):
             pipeline.command(*announce_command(self.keys, event))
         replies = await pipeline.execute()
         if done and len(replies[0]) > 1:
-            # Past the retention count: the oldest completed jobs are forgotten.
-            past = [as_text(job_id) for job_id in replies[0][1:]]
-            await self._forget(stream, "completed", past, self.retention.completed_count)
+            # Past the retention count: the oldest completed jobs are forgotten while the next
+            # batch is acked. A later FINISH names the same oldest ids and more: its list replaces one
+            # not yet sent, less the ids the FORGET on its way already names.
+            forgetting = sub.forgetting
+            sub.forget_ids = [job_id for job_id in (as_text(raw) for raw in replies[0][1:]) if job_id not in forgetting]
+            if sub.forget_ids and (sub.forgetter is None or sub.forgetter.done()):
+                sub.forgetter = asyncio.create_task(self._forget_completed(sub))
+
+    async def _forget_completed(self, sub: Subscription[Any]) -> None:
+        while sub.forget_ids:
+            past, sub.forget_ids = sub.forget_ids, []
+            sub.forgetting = set(past)
+            try:
+                await self._forget(sub.stream, "completed", past, self.retention.completed_count)
+            except (RedisError, OSError) as exc:
+                # The next FINISH names them again.
+                self._redis_outage.failed(exc, stream=sub.stream)
+                return
+            finally:
+                sub.forgetting = set()
 
     async def _release_unstarted(self, sub: Subscription[Any]) -> None:
         """Returns entries fetched but never started to the stream, so another consumer takes them now."""

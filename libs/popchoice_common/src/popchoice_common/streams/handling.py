@@ -47,15 +47,28 @@ class Handling(WorkerCore):
         labels = (self.service, sub.stream)
         processed = metrics.JOBS_PROCESSED.labels(*labels)
         duration = metrics.HANDLER_SECONDS.labels(*labels)
+        # The watchdog (Maintenance) cancels this task once a job's deadline passes; a per-job
+        # asyncio.timeout cost a timer per job, a fifth of the no-op job rate.
+        task = asyncio.current_task()
+        assert task is not None
+        timeout_seconds = sub.policy.handler_timeout_ms / 1000
+        # This loop runs in a task of its own, so its log context is its own: the stream is bound once,
+        # each job's id as the job starts (a bound_contextvars block per job cost a tenth of a job).
+        structlog.contextvars.bind_contextvars(stream=sub.stream)
+        bind_job = structlog.contextvars.bind_contextvars
+        queue, waiting = sub.queue, sub.queue.items
+        stopping = self._stopping.is_set
         while True:
-            delivery = await sub.queue.get()
-            if delivery is None or self.stopping:
+            delivery = waiting.popleft() if waiting else await queue.get()
+            if delivery is None or stopping():
                 # Not started: stays held and goes back to the stream at shutdown.
                 if delivery is None:
                     return
                 continue
-            sub.started.add(delivery.entry_id)
-            started = time.perf_counter()
+            entry_id = delivery.entry_id
+            bind_job(job_id=delivery.job_id)
+            sub.started.add(entry_id)
+            started = time.monotonic()
             try:
                 event = sub.decoder.decode(delivery.data)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -64,17 +77,13 @@ class Handling(WorkerCore):
             context = JobContext(
                 delivery.job_id,
                 sub.stream,
-                delivery.entry_id,
+                entry_id,
                 delivery.attempt,
                 self.consumer,
                 sub.policy.max_attempts,
             )
-            # The watchdog (Maintenance) cancels this task once the deadline passes; a per-job
-            # asyncio.timeout cost a timer per job, a fifth of the no-op job rate.
-            task = asyncio.current_task()
-            assert task is not None
-            sub.deadlines[delivery.entry_id] = time.monotonic() + sub.policy.handler_timeout_ms / 1000
-            sub.running[delivery.entry_id] = task
+            sub.deadlines[entry_id] = started + timeout_seconds
+            sub.running[entry_id] = task
             error: str | None = None
             kind = PERMANENT
             trace = ""
@@ -84,43 +93,45 @@ class Handling(WorkerCore):
                 else None
             )
             try:
-                with structlog.contextvars.bound_contextvars(job_id=delivery.job_id, stream=sub.stream):
-                    if span is None:
+                if span is None:
+                    await sub.handler(event, context)
+                else:
+                    with tracing.activated(span):
                         await sub.handler(event, context)
-                    else:
-                        with tracing.activated(span):
-                            await sub.handler(event, context)
             except asyncio.CancelledError:
-                self._handler_done(sub, delivery.entry_id)
-                if delivery.entry_id not in sub.timed_out:
+                self._handler_done(sub, entry_id)
+                if entry_id not in sub.timed_out:
                     if span is not None:
                         tracing.finish(span, "interrupted")
                     raise  # shutdown, not a timeout
-                sub.timed_out.discard(delivery.entry_id)
+                sub.timed_out.discard(entry_id)
                 task.uncancel()
-                seconds = sub.policy.handler_timeout_ms / 1000
-                log.warning("handler_timed_out", stream=sub.stream, job_id=delivery.job_id, seconds=seconds)
-                error, kind = f"timed out after {seconds:g} s", RETRYABLE
+                log.warning("handler_timed_out", stream=sub.stream, job_id=delivery.job_id, seconds=timeout_seconds)
+                error, kind = f"timed out after {timeout_seconds:g} s", RETRYABLE
             except Exception as exc:  # noqa: BLE001 - every handler failure is recorded, typed by retryability
-                self._handler_done(sub, delivery.entry_id)
+                self._handler_done(sub, entry_id)
                 error, kind = describe_error(exc), failure_kind(exc)
                 trace = redact_text("".join(traceback.format_exception(exc)))[-4000:]
             else:
-                self._handler_done(sub, delivery.entry_id)
+                sub.running.pop(entry_id, None)
+                sub.deadlines.pop(entry_id, None)
             if error is not None:
-                duration.observe(time.perf_counter() - started)
+                duration.observe(time.monotonic() - started)
                 outcome = await self._record_failure(sub, delivery, error, kind=kind, trace=trace)
                 if span is not None:
                     tracing.finish(span, outcome, error)
                 continue
             if span is not None:
                 tracing.finish(span, "completed")
-            duration.observe(time.perf_counter() - started)
+            duration.observe(time.monotonic() - started)
             processed.inc()
-            sub.started.discard(delivery.entry_id)
-            sub.done.append((delivery.entry_id, delivery.job_id))
-            sub.announcements += context.announcements
+            sub.started.discard(entry_id)
+            sub.done.append((entry_id, delivery.job_id))
+            sub.finished += 1
+            if context.announcements:
+                sub.announcements += context.announcements
             sub.done_signal.set()
+            sub.space_signal.set()
 
     @staticmethod
     def _handler_done(sub: Subscription[Any], entry_id: str) -> None:

@@ -4,6 +4,7 @@ tasks."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -17,7 +18,6 @@ from popchoice_common.streams.subscription import (
     Subscription,
     WorkerCore,
     as_text,
-    entry_fields,
 )
 
 log = get_logger(__name__)
@@ -30,10 +30,15 @@ class Reading(WorkerCore):
         failures = 0  # in a row: the retry waits back off, capped (outage.backoff_seconds)
         while not self.stopping:
             try:
+                if sub.claim_error is not None:
+                    # A CLAIMED call failed: its entries stay pending for the reclaimer, and the
+                    # reader backs off as if its own read had failed.
+                    error, sub.claim_error = sub.claim_error, None
+                    raise error
                 if sub.paused:
                     await self._sleep(0.5)
                     continue
-                free = sub.prefetch - len(sub.held)
+                free = sub.free
                 if free <= 0:
                     sub.space_signal.clear()
                     await self._wait_or_stop(sub.space_signal.wait(), 1.0)
@@ -53,6 +58,9 @@ class Reading(WorkerCore):
             except Exception:  # the reader must outlive any one bad reply
                 log.exception("stream_read_crashed", stream=sub.stream)
                 await self._sleep(1.0)
+        # What was read is dispatched before the handlers are told to stop.
+        if sub.claims:
+            await asyncio.gather(*sub.claims, return_exceptions=True)
 
     async def _read_ready(self, sub: Subscription[Any], count: int) -> int:
         """Takes up to count waiting entries without waiting, then marks them active."""
@@ -64,25 +72,48 @@ class Reading(WorkerCore):
 
     async def _read(self, sub: Subscription[Any], count: int, *, block_ms: int | None) -> int:
         # One stream per XREADGROUP (a cluster serves one slot per call); the jobs' state hashes are
-        # known only once the entries are, so marking them active is a second call (CLAIMED).
+        # known only once the entries are, so marking them active is a second call (CLAIMED). The
+        # reader does not wait for it: while it is on its way the next read goes out (within the
+        # prefetch), so Redis works on one batch while this process works on another.
         reply: Any = await self.client.xreadgroup(
             sub.group, self.consumer, {self.keys.stream(sub.stream): ">"}, count=count, block=block_ms
         )
         if not reply:
             return 0
         entries = reply[0][1]
-        await self._take_claimed(sub, entries, reclaimed=False)
+        sub.claiming += len(entries)
+        task = asyncio.create_task(self._claim_read(sub, entries))
+        sub.claims.add(task)
+        task.add_done_callback(sub.claims.discard)
+        # Lets the CLAIMED call go out before the next read: Redis answers it first.
+        await asyncio.sleep(0)
         return len(entries)
 
-    async def _take_claimed(self, sub: Subscription[Any], entries: list[Any], *, reclaimed: bool) -> None:
+    async def _claim_read(self, sub: Subscription[Any], entries: list[Any]) -> None:
+        """Marks the entries of one read active and dispatches them. If Redis fails meanwhile, they
+        stay pending, unheld: the reclaimer takes them over after the visibility timeout (the reader
+        reports the error and backs off)."""
+        try:
+            await self._take_claimed(sub, entries, reclaimed=False, counted=len(entries))
+        except Exception as exc:  # noqa: BLE001 - reported by the reader (_read_loop), which backs off
+            sub.claim_error = exc
+        finally:
+            sub.space_signal.set()
+
+    async def _take_claimed(
+        self, sub: Subscription[Any], entries: list[Any], *, reclaimed: bool, counted: int = 0
+    ) -> None:
+        """Marks entries this consumer holds active (CLAIMED) and dispatches those to run. counted:
+        how many of them sub.claiming counts, uncounted once the reply is in (they are held then)."""
+        stream = sub.stream
         keys = [
-            self.keys.stream(sub.stream),
-            self.keys.dead(sub.stream),
-            self.keys.counters(sub.stream),
-            self.keys.dead_index(sub.stream),
+            self.keys.stream(stream),
+            self.keys.dead(stream),
+            self.keys.counters(stream),
+            self.keys.dead_index(stream),
         ]
         args: list[Any] = [
-            sub.stream,
+            stream,
             sub.group,
             self.consumer,
             now_ms(),
@@ -90,38 +121,38 @@ class Reading(WorkerCore):
             sub.policy.max_reclaims,
             self.retention.dead_seconds,
         ]
-        payloads: dict[str, tuple[str, bytes]] = {}
+        prefix = sub.job_key_prefix
+        claimed: list[tuple[str, str, bytes]] = []
         for entry_id, fields in entries:
             if fields is None:
                 continue
-            job_id, data = entry_fields(fields)
-            payloads[as_text(entry_id)] = (job_id, data)
-            keys.append(self.keys.job(sub.stream, job_id))
+            job_id = fields.get(b"job_id", b"")
+            job_id = job_id.decode() if type(job_id) is bytes else job_id
+            claimed.append((as_text(entry_id), job_id, fields.get(b"data", b"")))
+            keys.append(prefix + job_id)
             args += [entry_id, job_id]
-        if not payloads:
+        if not claimed:
+            sub.claiming -= counted
             return
-        reply = await self._claimed(keys=keys, args=args)
-        for index in range(0, len(reply), 3):
-            entry_id, action, attempts = as_text(reply[index]), as_text(reply[index + 1]), int(reply[index + 2])
-            job_id, data = payloads[entry_id]
-            if reclaimed and action == "run":
-                metrics.JOBS_RECLAIMED.labels(self.service, sub.stream).inc()
-                log.warning("job_reclaimed", stream=sub.stream, job_id=job_id, entry_id=entry_id, attempt=attempts)
-            if reclaimed and action == "dead":
-                metrics.JOBS_DEAD.labels(self.service, sub.stream).inc()
-                log.error("job_dead_lettered", stream=sub.stream, job_id=job_id, reason="consumer died repeatedly")
+        try:
+            reply = await self._claimed(keys=keys, args=args)
+        finally:
+            sub.claiming -= counted
+        # One (entry id, action, attempts) triple per entry sent, in the order sent.
+        for position, (entry_id, job_id, data) in enumerate(claimed):
+            action, attempts = reply[3 * position + 1], reply[3 * position + 2]
+            if action == b"run":
+                if reclaimed:
+                    metrics.JOBS_RECLAIMED.labels(self.service, stream).inc()
+                    log.warning("job_reclaimed", stream=stream, job_id=job_id, entry_id=entry_id, attempt=attempts)
+                if entry_id not in sub.held:
+                    sub.held[entry_id] = job_id
+                    sub.queue.put_nowait(Delivery(entry_id, job_id, data, int(attempts)))
+            elif action == b"skip":
+                # Already completed (a redelivery after a lost ack) or already dead: ack only.
+                sub.ack_only.append(entry_id)
+                sub.done_signal.set()
+            elif reclaimed and action == b"dead":
+                metrics.JOBS_DEAD.labels(self.service, stream).inc()
+                log.error("job_dead_lettered", stream=stream, job_id=job_id, reason="consumer died repeatedly")
                 await self._call_on_dead(sub, job_id, data, "the consumer died repeatedly while running it")
-            self._dispatch(sub, entry_id, job_id, data, action, attempts)
-
-    def _dispatch(
-        self, sub: Subscription[Any], entry_id: str, job_id: str, data: bytes, action: str, attempts: int
-    ) -> None:
-        if action == "run":
-            if entry_id in sub.held:
-                return
-            sub.held[entry_id] = job_id
-            sub.queue.put_nowait(Delivery(entry_id, job_id, data, attempts))
-        elif action == "skip":
-            # Already completed (a redelivery after a lost ack) or already dead: ack only.
-            sub.ack_only.append(entry_id)
-            sub.done_signal.set()

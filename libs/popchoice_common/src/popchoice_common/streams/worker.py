@@ -116,6 +116,9 @@ class Worker(Reading, Handling, Acking, Maintenance):
 
         prefetch bounds the entries this process holds (running or waiting); by default four per
         handler slot, at most 500, so a slow stream does not hoard work other processes could do.
+        read_count bounds one read (by default the prefetch). The next read goes out while the previous
+        one's jobs are marked active, and entries whose handler finished no longer count against the
+        prefetch, so reading overlaps acknowledging.
         on_dead is called once a job of the stream is dead-lettered (see OnDead).
         """
         if stream in self._subscriptions:
@@ -132,6 +135,7 @@ class Worker(Reading, Handling, Acking, Maintenance):
             policy=policy or policy_for(stream, self._policy_overrides),
             group=self.service,
             on_dead=on_dead,
+            job_key_prefix=self.keys.job(stream, ""),
         )
 
     def handler(self, stream: str, **options: Any) -> Callable[[Handler[E]], Handler[E]]:

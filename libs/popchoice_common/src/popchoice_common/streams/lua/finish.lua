@@ -7,6 +7,8 @@ local stream, index, counters, throughput = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local group, now = ARGV[1], ARGV[2]
 local ttl, max_count = tonumber(ARGV[3]), tonumber(ARGV[4])
 local ids = {}
+-- The completed index gets one ZADD per (up to) 500 jobs, not one per job.
+local scored = {}
 for i = 1, (#ARGV - 4) / 2 do
   local id, job_id = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
   ids[#ids + 1] = id
@@ -15,9 +17,15 @@ for i = 1, (#ARGV - 4) / 2 do
     redis.call('HSET', key, 'state', 'completed', 'finished_at', now)
     redis.call('HDEL', key, 'data', 'error')
     if ttl > 0 then redis.call('EXPIRE', key, ttl) end
-    redis.call('ZADD', index, now, job_id)
+    scored[#scored + 1] = now
+    scored[#scored + 1] = job_id
+    if #scored >= 1000 then
+      redis.call('ZADD', index, unpack(scored))
+      scored = {}
+    end
   end
 end
+if #scored > 0 then redis.call('ZADD', index, unpack(scored)) end
 if #ids > 0 then
   redis.call('XACK', stream, group, unpack(ids))
   redis.call('HINCRBY', counters, 'processed', #ids)

@@ -28,30 +28,36 @@ local function entry_data(stream, entry_id)
 end
 
 -- Returns the action: 'run' (with attempts), 'skip' (already completed or dead: ack only) or 'dead'.
+-- The common case (a job read once) is two calls: HMGET of state and attempts, one HSET.
 local function mark_active(k, job_key, name, group, consumer, now, entry_id, job_id,
                            reclaimed, max_reclaims, dead_ttl)
-  local state = redis.call('HGET', job_key, 'state')
+  local current = redis.call('HMGET', job_key, 'state', 'attempts')
+  local state = current[1]
   if state == 'completed' or state == 'dead' then
     return {'skip', 0}
   end
-  if not state then
-    redis.call('HSET', job_key, 'stream', name, 'attempts', 0, 'reclaims', 0, 'enqueued_at', now,
+  local attempts = 0
+  if state then
+    attempts = tonumber(current[2]) or 0
+  else
+    redis.call('HSET', job_key, 'stream', name, 'reclaims', 0, 'enqueued_at', now,
                'data', entry_data(k.stream, entry_id))
   end
   if reclaimed == 1 then
     local reclaims = redis.call('HINCRBY', job_key, 'reclaims', 1)
     redis.call('HINCRBY', k.counters, 'reclaimed', 1)
     if reclaims > tonumber(max_reclaims) then
-      local attempts = redis.call('HGET', job_key, 'attempts') or '0'
       local data = entry_data(k.stream, entry_id)
       if data == '' then data = redis.call('HGET', job_key, 'data') or '' end
+      if not state then redis.call('HSET', job_key, 'attempts', 0) end
       dead_letter(k, job_key, name, group, entry_id, job_id, data,
                   'delivered ' .. reclaims .. ' times without finishing: its consumer died each time',
                   attempts, consumer, now, dead_ttl)
       return {'dead', attempts}
     end
   end
-  local attempts = redis.call('HINCRBY', job_key, 'attempts', 1)
-  redis.call('HSET', job_key, 'state', 'active', 'entry_id', entry_id, 'consumer', consumer, 'started_at', now)
+  attempts = attempts + 1
+  redis.call('HSET', job_key, 'state', 'active', 'attempts', attempts, 'entry_id', entry_id,
+             'consumer', consumer, 'started_at', now)
   return {'run', attempts}
 end
