@@ -96,32 +96,30 @@ DECLARE
             localized_name text
         )
     $head$;
+    -- A candidate as both candidate searches return it.
+    candidate_columns constant text := $columns$ RETURNS TABLE (
+            id bigint, name text, year integer, age_rating text, description text, duration integer,
+            score_rating numeric, vote_count integer, similarity double precision,
+            anchor_similarity double precision, anchor_id bigint, tmdb_id integer, poster_url text,
+            localized_name text, genre_ids integer[]
+        )
+    $columns$;
     match_movie_candidates_head constant text := $head$
         CREATE OR REPLACE FUNCTION match_movie_candidates(
             query_embedding vector, anchor_ids bigint[], match_count integer,
             min_year integer DEFAULT NULL, max_year integer DEFAULT NULL, wanted_genres integer[] DEFAULT NULL,
             forbidden_genres integer[] DEFAULT NULL, allowed_age_ratings text[] DEFAULT NULL,
             max_runtime integer DEFAULT NULL, excluded_ids bigint[] DEFAULT NULL, exact_limit integer DEFAULT 2000
-        ) RETURNS TABLE (
-            id bigint, name text, year integer, age_rating text, description text, duration integer,
-            score_rating numeric, vote_count integer, similarity double precision,
-            anchor_similarity double precision, anchor_id bigint, tmdb_id integer, poster_url text,
-            localized_name text, genre_ids integer[]
         )
-    $head$;
+    $head$ || candidate_columns;
     match_movie_candidates_by_id_head constant text := $head$
         CREATE OR REPLACE FUNCTION match_movie_candidates_by_id(
             query_embedding vector, anchor_ids bigint[], ids bigint[],
             min_year integer DEFAULT NULL, max_year integer DEFAULT NULL, wanted_genres integer[] DEFAULT NULL,
             forbidden_genres integer[] DEFAULT NULL, allowed_age_ratings text[] DEFAULT NULL,
             max_runtime integer DEFAULT NULL, excluded_ids bigint[] DEFAULT NULL
-        ) RETURNS TABLE (
-            id bigint, name text, year integer, age_rating text, description text, duration integer,
-            score_rating numeric, vote_count integer, similarity double precision,
-            anchor_similarity double precision, anchor_id bigint, tmdb_id integer, poster_url text,
-            localized_name text, genre_ids integer[]
         )
-    $head$;
+    $head$ || candidate_columns;
     not_configured constant text := $body$
         BEGIN
             RAISE EXCEPTION 'no active embedding model: run popchoice-migrate with the embedding settings';

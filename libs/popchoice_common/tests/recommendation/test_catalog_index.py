@@ -14,7 +14,6 @@ from popchoice_common.testing import factories
 
 GENRES = [(28, "Action"), (35, "Comedy"), (18, "Drama"), (27, "Horror"), (10749, "Romance"), (99, "Documentary")]
 RATINGS = ["G", "PG", " pg-13 ", "R", None]
-SEARCH = "SELECT id FROM match_movie_candidates($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 
 
 def unit(vector):
@@ -78,22 +77,11 @@ async def test_it_chooses_the_films_the_database_exact_search_chooses(db_pool):
             if filters.min_year is None and filters.max_year is None and not filters.wanted_genre_ids:
                 assert chosen is None
                 continue
-            rows = await db_pool.fetch(
-                SEARCH,
-                query,
-                anchors,
-                7,
-                filters.min_year,
-                filters.max_year,
-                list(filters.wanted_genre_ids) or None,
-                list(filters.forbidden_genre_ids) or None,
-                list(filters.allowed_age_ratings) if filters.allowed_age_ratings is not None else None,
-                filters.max_runtime,
-                list(filters.excluded_ids) or None,
-                2000,
+            rows = await repository.match_candidates(
+                db_pool, query, anchor_ids=anchors, count=7, filters=filters, exact_limit=2000
             )
             assert chosen is not None
-            assert sorted(chosen) == sorted(row["id"] for row in rows), (filters, anchors)
+            assert sorted(chosen) == sorted(row.id for row in rows), (filters, anchors)
             compared += 1
     # Every case but the 5 x 3 without an era and moods.
     assert compared == 5 * 4 * 5 * 3 - 5 * 3
