@@ -92,7 +92,6 @@ class DeliveryQueue:
     """
 
     def __init__(self) -> None:
-        #: Deliveries waiting, oldest first (a handler loop pops one directly when there is one).
         #: The deliveries waiting, oldest first (a handler loop takes one directly when one waits).
         self.items: deque[Delivery | None] = deque()
         self._getters: deque[asyncio.Future[None]] = deque()
