@@ -3,6 +3,7 @@ exact search, never a film that no longer meets the filters, and the database wh
 
 import asyncio
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -48,7 +49,7 @@ def filter_cases(ids):
     """Era, moods and exclusions in combination (each quiz constraint the search applies)."""
     eras = [(None, None), (2000, None), (None, 1979), (1990, 1999), (1985, 2003)]
     moods = [(), (28,), (35, 10749), (99, 27, 18)]
-    exclusions = [
+    exclusions: list[dict[str, Any]] = [
         {},
         {"forbidden_genre_ids": (27,)},
         {"allowed_age_ratings": ("G", "PG", "PG-13")},
