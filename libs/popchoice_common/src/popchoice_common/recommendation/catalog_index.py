@@ -109,10 +109,11 @@ class CatalogSnapshot:
         if len(packed) != count * 4 * (dimensions + 1):
             return None
         vectors = np.frombuffer(packed, dtype=">f4").reshape(count, dimensions + 1)[:, 1:].astype(np.float32)
+        del packed
         norms = np.linalg.norm(vectors, axis=1)
         measurable = norms > 0
-        unit = np.zeros_like(vectors)
-        unit[measurable] = vectors[measurable] / norms[measurable, None]
+        unit = vectors  # normalised in place: a zero embedding stays zero
+        unit[measurable] /= norms[measurable, None]
         return cls(
             model,
             signature,
@@ -217,6 +218,8 @@ class CatalogIndex:
         self._max_bytes = max_bytes
         self._refresh_seconds = refresh_seconds
         self._snapshot: CatalogSnapshot | None = None
+        #: The signature of a catalog read and found unusable (see CatalogSnapshot.of): not read again.
+        self._unusable: tuple[object, ...] | None = None
         self._checked = -float("inf")
         self._refreshing: asyncio.Task[None] | None = None
 
@@ -247,7 +250,9 @@ class CatalogIndex:
                     self._snapshot = None
                     return
                 signature = (active["model"], active["films"], active["versions"])
-                if self._snapshot is not None and self._snapshot.signature == signature:
+                if signature == self._unusable or (
+                    self._snapshot is not None and self._snapshot.signature == signature
+                ):
                     return
                 started = time.perf_counter()
                 async with connection.transaction(isolation="repeatable_read", readonly=True):
@@ -264,6 +269,7 @@ class CatalogIndex:
             log.warning("catalog_index_refresh_failed", error=str(exc))
             return
         self._snapshot = CatalogSnapshot.of(active["model"], active["dimensions"], signature, rows)
+        self._unusable = signature if self._snapshot is None else None
         log.info(
             "catalog_index_loaded",
             model=active["model"],

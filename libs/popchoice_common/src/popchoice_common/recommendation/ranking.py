@@ -247,7 +247,6 @@ _SEQUEL_TAIL = re.compile(r"(?:\s+(?:part|chapter|episode|vol|volume))?\s+(?:\d+
 
 
 @lru_cache(maxsize=16_384)
-@lru_cache(maxsize=16_384)
 def franchise_key(title: str) -> str:
     """The title without its subtitle and sequel number: "Toy Story 3" and "Toy Story" share "toy story".
     Cached: the same catalog films are candidates for request after request."""
@@ -496,10 +495,8 @@ def select_picks(
 
     people = len(quiz.people)
     if people > 1:
-        fitting = np.array(
-            [[person in quiz.fitting_people(c.year, c.genres) for c in candidates] for person in range(people)],
-            dtype=bool,
-        )
+        fits = [frozenset(quiz.fitting_people(candidate.year, candidate.genres)) for candidate in candidates]
+        fitting = np.array([[person in fit for fit in fits] for person in range(people)], dtype=bool)
         quota = min(2 if people <= 3 else 1, max(1, limit // people))
         for _ in range(quota):
             for person in range(people):
