@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from popchoice_common.recommendation import repository
+from popchoice_common.recommendation import catalog_index, repository
 from popchoice_common.recommendation.catalog_index import CatalogIndex
 from popchoice_common.recommendation.records import CandidateFilters
 from popchoice_common.testing import factories
@@ -152,3 +152,30 @@ async def test_a_search_starts_the_first_load_and_goes_to_the_database_until_it_
         await asyncio.sleep(0.02)
     snapshot = index.snapshot()
     assert snapshot is not None and len(snapshot.ids) == films
+
+
+async def test_a_catalog_the_copy_cannot_hold_is_left_to_the_database_and_not_read_again(db_pool, monkeypatch):
+    """More distinct genres than the copy's 63 bits: no copy (the database searches), and the next check
+    finds the same catalog and does not read it again; a change makes it read again."""
+    rng = np.random.default_rng(8)
+    for index in range(64):
+        movie_id = await factories.insert_movie(
+            db_pool, f"Genre film {index}", 2000, embedding=unit(rng.normal(size=384)), duration=90
+        )
+        await factories.link_genres(db_pool, movie_id, (20_000 + index, f"Genre {index}"))
+    reads = []
+    original = catalog_index.CatalogSnapshot.of.__func__
+
+    def counted(cls, *args, **kwargs):
+        reads.append(1)
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(catalog_index.CatalogSnapshot, "of", classmethod(counted))
+    index = CatalogIndex(db_pool, max_bytes=10_000_000, refresh_seconds=60)
+    await index.refresh()
+    assert index.snapshot() is None and len(reads) == 1
+    await index.refresh()
+    assert len(reads) == 1
+    await factories.insert_movie(db_pool, "One more", 2001, embedding=unit(rng.normal(size=384)), duration=90)
+    await index.refresh()
+    assert len(reads) == 2
